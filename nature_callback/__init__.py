@@ -1,0 +1,1 @@
+"""Measure the energy and carbon of training and log the NATURE metric."""

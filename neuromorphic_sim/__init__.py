@@ -1,0 +1,1 @@
+"""Replay spiking and conventional networks on a memristor-crossbar energy model."""

@@ -1,0 +1,1 @@
+"""Convert a trained network into a spiking one (spikingjelly 2.x), evaluate it, count its work."""
