@@ -32,3 +32,7 @@ if not LIGHTNING_NAMESPACES:  # pragma: no cover - pytorch-lightning is a depend
 
 pl: ModuleType = LIGHTNING_NAMESPACES[0]
 """The preferred Lightning namespace (used for Trainer, LightningModule in the demo)."""
+
+
+class CallbackBase(*(namespace.Callback for namespace in LIGHTNING_NAMESPACES)):  # type: ignore[misc]
+    """A ``Callback`` that every installed Lightning namespace's Trainer accepts."""
