@@ -1,0 +1,130 @@
+"""The run ledger: one SQLite row per training run, so N_exp can be counted, not guessed.
+
+The paper's N_exp is the number of experiments behind a reported model. With
+``n_exp="ledger"`` the tracker counts the runs recorded under the same project
+name (this one included), failed and interrupted runs too: they cost energy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from nature_callback.exceptions import LedgerError
+
+LEDGER_ENV = "NATURE_LEDGER"
+"""Environment variable naming the ledger file; overrides the default location."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    project     TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT,
+    status      TEXT NOT NULL,
+    epochs      INTEGER NOT NULL DEFAULT 0,
+    energy_j    REAL NOT NULL DEFAULT 0,
+    co2e_kg     REAL NOT NULL DEFAULT 0,
+    summary     TEXT
+)
+"""
+
+
+def default_ledger_path() -> Path:
+    """``$NATURE_LEDGER`` if set, else ``ledger.sqlite`` in the user data folder."""
+    configured = os.environ.get(LEDGER_ENV)
+    if configured:
+        return Path(configured)
+    return Path(platformdirs.user_data_dir("nature-callback")) / "ledger.sqlite"
+
+
+@dataclass(frozen=True)
+class LedgerRun:
+    """One recorded run."""
+
+    run_id: str
+    project: str
+    started_at: str
+    ended_at: str | None
+    status: str
+    epochs: int
+    energy_j: float
+    co2e_kg: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return asdict(self)
+
+
+class RunLedger:
+    """A SQLite file of runs; every call opens, commits and closes its own connection."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_ledger_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as connection:
+                connection.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise LedgerError(
+                f"cannot open the run ledger at {self.path}: {err}. Set ledger_path= (or "
+                f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
+            ) from err
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=10.0)
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            connection = self._connect()
+            try:
+                with connection:
+                    return connection.execute(sql, params).fetchall()
+            finally:
+                connection.close()
+        except sqlite3.Error as err:
+            raise LedgerError(f"run ledger {self.path}: {err}") from err
+
+    def begin(self, run_id: str, project: str) -> None:
+        """Record a run as started."""
+        now = datetime.now(timezone.utc).isoformat()
+        self._execute(
+            "INSERT OR REPLACE INTO runs (run_id, project, started_at, status) VALUES (?, ?, ?, ?)",
+            (run_id, project, now, "running"),
+        )
+
+    def update(
+        self, run_id: str, *, status: str, epochs: int, energy_j: float, co2e_kg: float,
+        summary: dict[str, Any] | None = None, ended: bool = False,
+    ) -> None:
+        """Store a run's latest totals (and its end time when ``ended``)."""
+        ended_at = datetime.now(timezone.utc).isoformat() if ended else None
+        self._execute(
+            "UPDATE runs SET status = ?, epochs = ?, energy_j = ?, co2e_kg = ?, summary = ?, "
+            "ended_at = COALESCE(?, ended_at) WHERE run_id = ?",
+            (status, epochs, energy_j, co2e_kg,
+             json.dumps(summary) if summary is not None else None, ended_at, run_id),
+        )
+
+    def count(self, project: str) -> int:
+        """Number of runs recorded under ``project``."""
+        rows = self._execute("SELECT COUNT(*) FROM runs WHERE project = ?", (project,))
+        return int(rows[0][0])
+
+    def runs(self, project: str | None = None) -> list[LedgerRun]:
+        """Recorded runs, oldest first, optionally of one project."""
+        sql = ("SELECT run_id, project, started_at, ended_at, status, epochs, energy_j, co2e_kg "
+               "FROM runs")
+        params: tuple[Any, ...] = ()
+        if project is not None:
+            sql += " WHERE project = ?"
+            params = (project,)
+        rows = self._execute(sql + " ORDER BY started_at", params)
+        return [LedgerRun(*row) for row in rows]

@@ -1,0 +1,109 @@
+"""What the tracker produces: one record per epoch and a run summary."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from nature_callback.metric import EpochTerms
+
+METRIC_PREFIX = "nature/"
+
+KINDS = ("gpu", "cpu", "dram", "other")
+"""Device kinds summed separately (per-kind power is logged beside E)."""
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch: its NATURE terms and the run's totals at its end."""
+
+    terms: EpochTerms
+    """T, E, U, R, the epoch's energy and carbon."""
+    energy_j: float
+    """The run's bracket so far: A + Σ epoch_energy_j."""
+    co2e_kg: float
+    """The run's CO2e so far, A included."""
+    nature_energy_j: float
+    """N_exp × energy_j."""
+    nature_co2e_kg: float
+    """N_exp × co2e_kg: NATURE."""
+    forecast_co2e_kg: float | None
+    """Projected NATURE at the planned number of epochs (None when no plan is known)."""
+    power_by_kind_w: dict[str, float] = field(default_factory=dict)
+    """Mean power of each device kind over the epoch (gpu, cpu, dram, other)."""
+    power_by_device_w: dict[str, float] = field(default_factory=dict)
+    """Mean power per local device (``gpu0``, ``cpu0``, ...); empty under DDP."""
+    estimated: bool = False
+    """True when any part of E comes from an estimate rather than a meter."""
+    carbon_source: str = ""
+    """Where this epoch's carbon intensity came from."""
+
+    def metrics(self) -> dict[str, float]:
+        """The values logged under ``nature/`` (names as in docs/nature.md)."""
+        terms = self.terms
+        values: dict[str, float] = {
+            "epoch_time_s": terms.epoch_time_s,
+            "power_w": terms.power_w,
+            "facility_w": terms.facility_w,
+            "grid_loss_w": terms.grid_loss_w,
+            "epoch_energy_j": terms.epoch_energy_j,
+            "carbon_intensity_g_per_kwh": terms.carbon_intensity_g_per_kwh,
+            "epoch_co2e_g": terms.epoch_co2e_g,
+            "energy_j": self.energy_j,
+            "co2e_kg": self.co2e_kg,
+            "nature_energy_j": self.nature_energy_j,
+            "nature_co2e_kg": self.nature_co2e_kg,
+        }
+        if self.forecast_co2e_kg is not None:
+            values["forecast_co2e_kg"] = self.forecast_co2e_kg
+        for kind, power_w in self.power_by_kind_w.items():
+            values[f"{kind}_power_w"] = power_w
+        for device, power_w in self.power_by_device_w.items():
+            values[f"{device}_power_w"] = power_w
+        return {METRIC_PREFIX + name: float(value) for name, value in values.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (JSON friendly)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EpochRecord":
+        """Rebuild a record written by ``to_dict`` (checkpoint state)."""
+        values = dict(data)
+        values["terms"] = EpochTerms(**values["terms"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The run as a whole: written as JSON next to the logs, and to the ledger."""
+
+    run_id: str
+    project: str
+    status: str
+    """running, completed, crashed or interrupted."""
+    n_exp: int
+    epochs: int
+    a_energy_j: float
+    """A: energy outside epoch windows, scaled by PUE and grid loss, plus extra_energy_j."""
+    energy_j: float
+    co2e_kg: float
+    nature_energy_j: float
+    nature_co2e_kg: float
+    nature_energy_kwh: float
+    pue: float
+    grid_loss: float
+    grid_loss_source: str
+    carbon_source: str
+    carbon_zone: str
+    meters: list[dict[str, Any]]
+    """Each metered device: key, kind, description, source, ok."""
+    estimated: bool
+    """True when any part of E was estimated."""
+    rank_local: bool
+    """True when the figures cover only this process's devices (a DDP run cut short)."""
+    epoch_records: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (JSON friendly)."""
+        return asdict(self)

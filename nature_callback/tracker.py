@@ -1,0 +1,513 @@
+"""A framework-agnostic tracker: energy windows over time, A, totals and the NATURE metric.
+
+Plain PyTorch::
+
+    with NatureTracker(pue=1.2, carbon="DE", planned_epochs=10) as tracker:
+        for epoch in range(10):
+            with tracker.epoch():
+                train_one_epoch()
+            print(tracker.last_epoch.metrics())
+
+The Lightning callback drives the same object from its hooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
+from nature_callback.carbon.base import CarbonIntensity
+from nature_callback.config import DEFAULT_PUE, NatureConfig
+from nature_callback.exceptions import NatureError, NatureWarning
+from nature_callback.files import atomic_write_json
+from nature_callback.ledger import RunLedger
+from nature_callback.meters.base import DeviceEnergy, EnergyMeter
+from nature_callback.metric import (
+    JOULES_PER_KWH,
+    co2e_g,
+    epoch_terms,
+    forecast_co2e_kg,
+    wall_to_plant_factor,
+)
+from nature_callback.records import KINDS, EpochRecord, RunSummary
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILENAME = "nature_summary.json"
+
+Reducer = Callable[[list[float]], list[float]]
+"""Sums a vector of floats over every process of a distributed run (identity when alone)."""
+
+Status = Literal["running", "completed", "crashed", "interrupted"]
+
+
+def _identity(values: list[float]) -> list[float]:
+    return values
+
+
+class NatureTracker:
+    """Meters energy in epoch windows and between them, and computes NATURE's terms."""
+
+    def __init__(
+        self,
+        pue: float = DEFAULT_PUE,
+        grid_loss: float | None = None,
+        n_exp: int | Literal["ledger"] = 1,
+        extra_energy_j: float = 0.0,
+        carbon: CarbonProvider | float | str | None = None,
+        *,
+        planned_epochs: int | None = None,
+        project: str = "default",
+        output_dir: str | Path | None = None,
+        ledger_path: str | Path | Literal[False] | None = None,
+        cpu_tdp_w: float | None = None,
+        sample_interval_s: float = 0.1,
+        meter: EnergyMeter | None = None,
+        gpus: str | list[int] | None = "visible",
+        node_level: bool = True,
+    ) -> None:
+        self.config = NatureConfig(
+            pue=pue,
+            grid_loss=grid_loss,
+            n_exp=n_exp,
+            extra_energy_j=extra_energy_j,
+            planned_epochs=planned_epochs,
+            project=project,
+            output_dir=output_dir,  # type: ignore[arg-type]
+            ledger_path=ledger_path,  # type: ignore[arg-type]
+            cpu_tdp_w=cpu_tdp_w,
+            sample_interval_s=sample_interval_s,
+        )
+        self.provider = resolve_provider(carbon)
+        self.run_id = uuid.uuid4().hex[:12]
+        self.reduce: Reducer = _identity
+        """Set by the Lightning callback under DDP to sum across ranks."""
+        self.is_distributed = False
+        self.is_writer = True
+        """Whether this process writes the summary and the ledger (rank zero)."""
+        self.rank = 0
+        """Global rank of this process (0 outside distributed runs)."""
+        self._meter_override = meter
+        self._gpus = gpus
+        self._node_level = node_level
+        self._meter: EnergyMeter | None = None
+        self._monitor: CarbonMonitor | None = None
+        self._ledger: RunLedger | None = None
+        self.n_exp = 1 if n_exp == "ledger" else int(n_exp)
+        self.grid_loss = 0.0
+        self.grid_loss_source = ""
+        self._first_intensity: CarbonIntensity | None = None
+        self._last_intensity: CarbonIntensity | None = None
+        # history (what a checkpoint carries)
+        self.records: list[EpochRecord] = []
+        self.a_hw_j = 0.0
+        """Hardware energy metered outside epoch windows (before PUE and grid loss)."""
+        self.a_hw_g = 0.0
+        """Carbon of that hardware energy at the intensity of its time (before scaling)."""
+        # live windows
+        self._last_reading: dict[str, DeviceEnergy] = {}
+        self._devices: dict[str, DeviceEnergy] = {}
+        self._pending_gap_j = 0.0
+        self._pending_gap_g = 0.0
+        self._epoch_start_s: float | None = None
+        self._epoch_index = 0
+        self._started = False
+        self._stopped = False
+        self.status: Status = "running"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "NatureTracker":
+        """Start meters and the carbon monitor; the window outside epochs opens now."""
+        if self._started:
+            return self
+        self._meter = self._meter_override or self._build_meter()
+        self._meter.start()
+        self._monitor = CarbonMonitor(self.provider)
+        self._monitor.start()
+        self._first_intensity = self._monitor.current()
+        self._last_intensity = self._first_intensity
+        self._resolve_grid_loss(self._first_intensity)
+        self._open_ledger()
+        self._last_reading = {reading.device: reading for reading in self._meter.read()}
+        self._devices = dict(self._last_reading)
+        self._started = True
+        self._stopped = False
+        self.status = "running"
+        return self
+
+    def _build_meter(self) -> EnergyMeter:
+        from nature_callback.meters.factory import build_meters
+
+        return build_meters(
+            gpus=self._gpus,
+            node_level=self._node_level,
+            cpu_tdp_w=self.config.cpu_tdp_w,
+            sample_interval_s=self.config.sample_interval_s,
+        )
+
+    def _resolve_grid_loss(self, intensity: CarbonIntensity) -> None:
+        if self.config.grid_loss is not None:
+            self.grid_loss = self.config.grid_loss
+            self.grid_loss_source = "user parameter grid_loss"
+            return
+        loss = grid_loss_for(intensity.zone)
+        self.grid_loss = loss.fraction
+        self.grid_loss_source = loss.source
+
+    def _open_ledger(self) -> None:
+        if self.config.ledger_path is False or not self.is_writer:
+            return
+        try:
+            self._ledger = RunLedger(self.config.ledger_path or None)
+            self._ledger.begin(self.run_id, self.config.project)
+            if self.config.n_exp == "ledger":
+                self.n_exp = max(self._ledger.count(self.config.project), 1)
+        except NatureError as err:
+            self._ledger = None
+            warnings.warn(f"run ledger disabled: {err}", NatureWarning, stacklevel=3)
+
+    @property
+    def factor(self) -> float:
+        """Hardware energy → energy at the plant: PUE / (1 − λ)."""
+        return wall_to_plant_factor(self.config.pue, self.grid_loss)
+
+    # ------------------------------------------------------------------ windows
+    def _take_delta(self) -> dict[str, float]:
+        """Energy per device since the previous boundary; moves the boundary to now."""
+        assert self._meter is not None
+        deltas: dict[str, float] = {}
+        for reading in self._meter.read():
+            previous = self._last_reading.get(reading.device)
+            before_j = previous.energy_j if previous else 0.0
+            deltas[reading.device] = max(reading.energy_j - before_j, 0.0)
+            self._last_reading[reading.device] = reading
+            self._devices[reading.device] = reading
+        return deltas
+
+    def _current_intensity(self) -> CarbonIntensity:
+        assert self._monitor is not None
+        try:
+            self._last_intensity = self._monitor.current()
+        except Exception as err:  # noqa: BLE001 - a carbon lookup must never break training
+            warnings.warn(f"carbon intensity unavailable, keeping the last value: {err}",
+                          NatureWarning, stacklevel=3)
+        assert self._last_intensity is not None
+        return self._last_intensity
+
+    def _add_gap(self, deltas: dict[str, float]) -> None:
+        gap_j = sum(deltas.values())
+        self._pending_gap_j += gap_j
+        self._pending_gap_g += co2e_g(gap_j, self._current_intensity().g_per_kwh)
+
+    def start_epoch(self) -> None:
+        """Close the window outside epochs and open an epoch window."""
+        if not self._started:
+            self.start()
+        if self._epoch_start_s is not None:
+            raise NatureError("start_epoch() called twice without end_epoch() in between")
+        self._add_gap(self._take_delta())
+        self._epoch_start_s = time.perf_counter()
+
+    def end_epoch(self) -> EpochRecord:
+        """Close the epoch window, compute its terms and the run's totals, write the summary."""
+        if self._epoch_start_s is None:
+            raise NatureError("end_epoch() called without start_epoch()")
+        epoch_time_s = time.perf_counter() - self._epoch_start_s
+        self._epoch_start_s = None
+        deltas = self._take_delta()
+        by_kind = self._sum_by_kind(deltas)
+        estimated_devices = sum(1 for d in self._devices.values() if d.source == "estimated")
+        vector = [*(by_kind[k] for k in KINDS), self._pending_gap_j, self._pending_gap_g,
+                  float(estimated_devices)]
+        reduced = self.reduce(vector)
+        kind_j = dict(zip(KINDS, reduced[: len(KINDS)]))
+        gap_j, gap_g, estimated_count = reduced[len(KINDS):]
+        self._pending_gap_j = self._pending_gap_g = 0.0
+        self.a_hw_j += gap_j
+        self.a_hw_g += gap_g
+        intensity = self._current_intensity()
+        terms = epoch_terms(
+            epoch=self._epoch_index,
+            hardware_energy_j=sum(kind_j.values()),
+            epoch_time_s=epoch_time_s,
+            pue=self.config.pue,
+            grid_loss=self.grid_loss,
+            carbon_intensity_g_per_kwh=intensity.g_per_kwh,
+        )
+        record = self._record(
+            terms,
+            power_by_kind_w={k: j / epoch_time_s for k, j in kind_j.items() if epoch_time_s > 0
+                             and (j > 0 or self._has_kind(k))},
+            power_by_device_w={} if self.is_distributed else {
+                device: j / epoch_time_s for device, j in deltas.items() if epoch_time_s > 0},
+            estimated=estimated_count > 0,
+            carbon_source=intensity.source,
+        )
+        self.records.append(record)
+        self._epoch_index += 1
+        self._write_summary("running")
+        return record
+
+    @contextlib.contextmanager
+    def epoch(self) -> Iterator["NatureTracker"]:
+        """Context manager around one epoch; the epoch is recorded even if its body raises."""
+        self.start_epoch()
+        try:
+            yield self
+        finally:
+            self.end_epoch()
+
+    def _has_kind(self, kind: str) -> bool:
+        return any(d.kind == kind for d in self._devices.values())
+
+    def _sum_by_kind(self, deltas: dict[str, float]) -> dict[str, float]:
+        by_kind = {kind: 0.0 for kind in KINDS}
+        for device, energy_j in deltas.items():
+            kind = self._devices[device].kind if device in self._devices else "other"
+            by_kind[kind if kind in by_kind else "other"] += energy_j
+        return by_kind
+
+    def _record(self, terms: Any, **extra: Any) -> EpochRecord:
+        records = [*self.records]
+        energy_j = self.a_energy_j + terms.epoch_energy_j + sum(r.terms.epoch_energy_j for r in records)
+        co2e_kg = (self.a_co2e_g + terms.epoch_co2e_g + sum(r.terms.epoch_co2e_g for r in records)) / 1000
+        forecast = None
+        if self.config.planned_epochs is not None:
+            forecast = forecast_co2e_kg(
+                co2e_kg_so_far=co2e_kg,
+                epoch_co2e_g=[r.terms.epoch_co2e_g for r in records] + [terms.epoch_co2e_g],
+                planned_epochs=self.config.planned_epochs,
+                n_exp=self.n_exp,
+            )
+        return EpochRecord(
+            terms=terms,
+            energy_j=energy_j,
+            co2e_kg=co2e_kg,
+            nature_energy_j=self.n_exp * energy_j,
+            nature_co2e_kg=self.n_exp * co2e_kg,
+            forecast_co2e_kg=forecast,
+            **extra,
+        )
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def a_energy_j(self) -> float:
+        """A: energy outside epochs, scaled by PUE and grid loss, plus extra_energy_j."""
+        return self.a_hw_j * self.factor + self.config.extra_energy_j
+
+    @property
+    def a_co2e_g(self) -> float:
+        """Carbon of A; extra_energy_j is charged at the intensity of the run's start."""
+        start_g_per_kwh = self._first_intensity.g_per_kwh if self._first_intensity else 0.0
+        return self.a_hw_g * self.factor + co2e_g(self.config.extra_energy_j, start_g_per_kwh)
+
+    @property
+    def energy_j(self) -> float:
+        """The run's bracket so far: A + Σ epoch energy (J)."""
+        return self.a_energy_j + sum(r.terms.epoch_energy_j for r in self.records)
+
+    @property
+    def co2e_kg(self) -> float:
+        """The run's carbon so far (kg CO2e), A included."""
+        return (self.a_co2e_g + sum(r.terms.epoch_co2e_g for r in self.records)) / 1000.0
+
+    @property
+    def last_epoch(self) -> EpochRecord | None:
+        """The most recent epoch record."""
+        return self.records[-1] if self.records else None
+
+    def summary(self, status: Status | None = None, rank_local: bool = False) -> RunSummary:
+        """The run so far as a summary object."""
+        intensity = self._last_intensity
+        return RunSummary(
+            run_id=self.run_id,
+            project=self.config.project,
+            status=status or self.status,
+            n_exp=self.n_exp,
+            epochs=len(self.records),
+            a_energy_j=self.a_energy_j,
+            energy_j=self.energy_j,
+            co2e_kg=self.co2e_kg,
+            nature_energy_j=self.n_exp * self.energy_j,
+            nature_co2e_kg=self.n_exp * self.co2e_kg,
+            nature_energy_kwh=self.n_exp * self.energy_j / JOULES_PER_KWH,
+            pue=self.config.pue,
+            grid_loss=self.grid_loss,
+            grid_loss_source=self.grid_loss_source,
+            carbon_source=intensity.source if intensity else "",
+            carbon_zone=intensity.zone if intensity else "",
+            meters=[
+                {"device": d.device, "kind": d.kind, "description": d.description,
+                 "source": d.source, "ok": d.ok}
+                for d in self._devices.values()
+            ],
+            estimated=any(d.source == "estimated" for d in self._devices.values())
+            or any(r.estimated for r in self.records),
+            rank_local=rank_local,
+            epoch_records=[r.to_dict() for r in self.records],
+        )
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """What a logger records once per run: PUE, grid loss, sources of every figure."""
+        intensity = self._last_intensity
+        params: dict[str, Any] = {
+            "nature/pue": self.config.pue,
+            "nature/grid_loss": self.grid_loss,
+            "nature/grid_loss_source": self.grid_loss_source,
+            "nature/n_exp": self.n_exp,
+            "nature/extra_energy_j": self.config.extra_energy_j,
+            "nature/carbon_source": intensity.source if intensity else "",
+            "nature/carbon_zone": intensity.zone if intensity else "",
+            "nature/run_id": self.run_id,
+        }
+        for device in self._devices.values():
+            params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
+        return params
+
+    @property
+    def summary_path(self) -> Path:
+        """Where the JSON summary is written."""
+        return (self.config.output_dir or Path.cwd()) / SUMMARY_FILENAME
+
+    def _write_summary(self, status: Status, rank_local: bool = False) -> RunSummary:
+        summary = self.summary(status, rank_local=rank_local)
+        if not self.is_writer and not rank_local:
+            return summary
+        path = self.summary_path
+        if rank_local and self.is_distributed:
+            path = path.with_name(f"nature_summary.rank{self.rank}.json")
+        atomic_write_json(path, summary.to_dict())
+        if self._ledger is not None:
+            try:
+                self._ledger.update(
+                    self.run_id, status=status, epochs=summary.epochs, energy_j=summary.energy_j,
+                    co2e_kg=summary.co2e_kg, summary=None, ended=status != "running",
+                )
+            except NatureError as err:
+                warnings.warn(f"run ledger not updated: {err}", NatureWarning, stacklevel=3)
+        return summary
+
+    # ------------------------------------------------------------------ stop
+    def stop(self) -> RunSummary:
+        """Close the last window outside epochs, write the final summary, stop the meters."""
+        if self._stopped or not self._started:
+            return self.summary()
+        try:
+            if self._epoch_start_s is not None:
+                self.end_epoch()
+            self._add_gap(self._take_delta())
+            gap_j, gap_g = self.reduce([self._pending_gap_j, self._pending_gap_g])
+            self._pending_gap_j = self._pending_gap_g = 0.0
+            self.a_hw_j += gap_j
+            self.a_hw_g += gap_g
+            self.status = "completed"
+            return self._write_summary("completed")
+        finally:
+            self._shutdown()
+
+    def abort(self, error: BaseException | None = None) -> RunSummary:
+        """Record the run as crashed or interrupted without any collective call; never raises."""
+        status: Status = "interrupted" if isinstance(error, KeyboardInterrupt) else "crashed"
+        try:
+            if self._started and not self._stopped:
+                if self._epoch_start_s is not None:
+                    self._abort_open_epoch()
+                self._add_gap(self._take_delta())
+                self.a_hw_j += self._pending_gap_j
+                self.a_hw_g += self._pending_gap_g
+                self._pending_gap_j = self._pending_gap_g = 0.0
+            self.status = status
+            return self._write_summary(status, rank_local=self.is_distributed)
+        except Exception as err:  # noqa: BLE001 - the original error must propagate, not ours
+            log.error("could not write the partial energy record: %s", err)
+            return self.summary(status)
+        finally:
+            self._shutdown()
+
+    def _abort_open_epoch(self) -> None:
+        """Record the interrupted epoch with local figures (no collective call)."""
+        saved_reduce = self.reduce
+        self.reduce = _identity
+        try:
+            self.end_epoch()
+        finally:
+            self.reduce = saved_reduce
+
+    def _shutdown(self) -> None:
+        self._stopped = True
+        if self._meter is not None:
+            try:
+                self._meter.stop()
+            except Exception as err:  # noqa: BLE001 - stopping must not mask the run's outcome
+                log.warning("energy meter did not stop cleanly: %s", err)
+        if self._monitor is not None:
+            self._monitor.close()
+
+    def __enter__(self) -> "NatureTracker":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.stop()
+        else:
+            self.abort(exc)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """History to carry in a checkpoint: completed epochs, A, and an epoch cut short."""
+        state: dict[str, Any] = {
+            "version": 1,
+            "run_id": self.run_id,
+            "records": [r.to_dict() for r in self.records],
+            "a_hw_j": self.a_hw_j + self._pending_gap_j,
+            "a_hw_g": self.a_hw_g + self._pending_gap_g,
+            "open_epoch": None,
+        }
+        if self._epoch_start_s is not None and self._meter is not None:
+            energy_j = sum(
+                max(r.energy_j - (self._last_reading[r.device].energy_j
+                                  if r.device in self._last_reading else 0.0), 0.0)
+                for r in self._meter.read()
+            )
+            state["open_epoch"] = {
+                "epoch": self._epoch_index,
+                "epoch_time_s": time.perf_counter() - self._epoch_start_s,
+                "hardware_energy_j": energy_j,
+            }
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the totals of a checkpointed run; an epoch cut by the checkpoint is closed."""
+        self.records = [EpochRecord.from_dict(r) for r in state.get("records", [])]
+        self.a_hw_j = float(state.get("a_hw_j", 0.0))
+        self.a_hw_g = float(state.get("a_hw_g", 0.0))
+        self._pending_gap_j = self._pending_gap_g = 0.0
+        self._epoch_index = len(self.records)
+        open_epoch = state.get("open_epoch")
+        if open_epoch:
+            intensity = self._last_intensity or resolve_provider(self.provider).intensity()
+            if not self.grid_loss_source:
+                self._resolve_grid_loss(intensity)
+            terms = epoch_terms(
+                epoch=int(open_epoch["epoch"]),
+                hardware_energy_j=float(open_epoch["hardware_energy_j"]),
+                epoch_time_s=float(open_epoch["epoch_time_s"]),
+                pue=self.config.pue,
+                grid_loss=self.grid_loss,
+                carbon_intensity_g_per_kwh=intensity.g_per_kwh,
+            )
+            self.records.append(self._record(terms, carbon_source=intensity.source))
+            self._epoch_index += 1
