@@ -1,0 +1,113 @@
+"""NatureTracker in a plain PyTorch loop: windows, A, crash records, checkpoint state."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from nature_callback import NatureTracker
+from nature_callback.exceptions import NatureError
+from tests.nature_callback.powercap import LivePowercap
+
+POWER_W = 50.0
+
+
+@pytest.fixture()
+def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LivePowercap:
+    root = tmp_path / "powercap"
+    monkeypatch.setenv("NATURE_POWERCAP_ROOT", str(root))
+    with LivePowercap(root, package_w=0.8 * POWER_W, dram_w=0.2 * POWER_W) as live:
+        yield live
+
+
+def make_tracker(tmp_path: Path, **overrides: object) -> NatureTracker:
+    options: dict[str, object] = dict(pue=1.2, grid_loss=0.05, carbon=300.0, n_exp=1,
+                                      output_dir=tmp_path / "rec", planned_epochs=2)
+    options.update(overrides)
+    return NatureTracker(**options)  # type: ignore[arg-type]
+
+
+def test_epochs_and_the_time_between_them(tmp_path: Path, powercap: LivePowercap) -> None:
+    with make_tracker(tmp_path, extra_energy_j=1000.0) as tracker:
+        for _ in range(2):
+            time.sleep(0.1)  # outside the epoch: counts in A
+            with tracker.epoch():
+                time.sleep(0.2)
+    first, second = tracker.records
+    factor = 1.2 / (1 - 0.05)
+    for record in (first, second):
+        assert record.terms.epoch_time_s == pytest.approx(0.2, abs=0.05)
+        assert record.terms.power_w == pytest.approx(POWER_W, rel=0.1)
+        assert record.terms.epoch_energy_j == pytest.approx(
+            record.terms.power_w * factor * record.terms.epoch_time_s, rel=1e-9)
+    # A = metered energy outside epochs (≈ 0.2 s at 50 W) × PUE/(1 − λ) + extra_energy_j
+    assert tracker.a_energy_j - 1000.0 == pytest.approx(0.2 * POWER_W * factor, rel=0.35)
+    summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["energy_j"] == pytest.approx(
+        summary["a_energy_j"] + sum(r["terms"]["epoch_energy_j"] for r in summary["epoch_records"]))
+    assert summary["co2e_kg"] == pytest.approx(summary["energy_j"] / 3.6e6 * 300.0 / 1000, rel=1e-9)
+
+
+def test_an_exception_in_the_loop_writes_a_crashed_record(tmp_path: Path, powercap: LivePowercap) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        with make_tracker(tmp_path) as tracker:
+            with tracker.epoch():
+                time.sleep(0.05)
+            with tracker.epoch():
+                raise ValueError("boom")
+    summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
+    assert summary["status"] == "crashed"
+    assert summary["epochs"] == 2
+    assert summary["epoch_records"][0]["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.15)
+
+
+def test_keyboard_interrupt_is_recorded_as_interrupted(tmp_path: Path, powercap: LivePowercap) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with make_tracker(tmp_path) as tracker:
+            with tracker.epoch():
+                raise KeyboardInterrupt
+    summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert tracker.status == "interrupted"
+
+
+def test_state_round_trip_continues_totals(tmp_path: Path, powercap: LivePowercap) -> None:
+    with make_tracker(tmp_path) as first:
+        with first.epoch():
+            time.sleep(0.05)
+        state = first.state_dict()
+    resumed = make_tracker(tmp_path / "b")
+    resumed.load_state_dict(json.loads(json.dumps(state)))  # survives serialisation
+    with resumed:
+        with resumed.epoch():
+            time.sleep(0.05)
+    assert [r.terms.epoch for r in resumed.records] == [0, 1]
+    assert resumed.records[0].terms == first.records[0].terms
+    assert resumed.a_hw_j >= first.a_hw_j
+
+
+def test_state_taken_inside_an_epoch_closes_that_epoch_on_load(tmp_path: Path,
+                                                              powercap: LivePowercap) -> None:
+    with make_tracker(tmp_path) as first:
+        with first.epoch():
+            time.sleep(0.1)
+            state = first.state_dict()
+    assert state["open_epoch"]["hardware_energy_j"] == pytest.approx(0.1 * POWER_W, rel=0.3)
+    resumed = make_tracker(tmp_path / "b")
+    resumed.load_state_dict(state)
+    assert len(resumed.records) == 1
+    assert resumed.records[0].terms.power_w == pytest.approx(POWER_W, rel=0.3)
+
+
+def test_misuse_of_windows_raises_clearly(tmp_path: Path, powercap: LivePowercap) -> None:
+    with make_tracker(tmp_path) as tracker:
+        with pytest.raises(NatureError, match="without start_epoch"):
+            tracker.end_epoch()
+        tracker.start_epoch()
+        with pytest.raises(NatureError, match="twice"):
+            tracker.start_epoch()
+        tracker.end_epoch()
