@@ -36,7 +36,8 @@ def validate_grid_loss(grid_loss: float) -> float:
     if not isinstance(grid_loss, (int, float)) or not (0.0 <= grid_loss < 1.0):
         raise ConfigurationError(
             f"grid_loss={grid_loss!r} is invalid: it is the fraction of generated power lost "
-            "in transmission and distribution and must lie in [0, 1) (world average ≈ 0.08)."
+            "in transmission and distribution and must lie in [0, 1) (world average ≈ 0.069, "
+            "World Bank EG.ELC.LOSS.ZS 2022)."
         )
     return float(grid_loss)
 

@@ -37,6 +37,10 @@ class EpochRecord:
     """True when any part of E comes from an estimate rather than a meter."""
     carbon_source: str = ""
     """Where this epoch's carbon intensity came from."""
+    carbon_is_stale: bool = False
+    """The intensity is an older value kept after a failed live lookup."""
+    carbon_is_estimated: bool = False
+    """The provider labels the intensity as estimated (or it is an annual average)."""
 
     def metrics(self) -> dict[str, float]:
         """The values logged under ``nature/`` (names as in docs/nature.md)."""
@@ -56,6 +60,8 @@ class EpochRecord:
         }
         if self.forecast_co2e_kg is not None:
             values["forecast_co2e_kg"] = self.forecast_co2e_kg
+        values["carbon_is_stale"] = float(self.carbon_is_stale)
+        values["carbon_is_estimated"] = float(self.carbon_is_estimated)
         for kind, power_w in self.power_by_kind_w.items():
             values[f"{kind}_power_w"] = power_w
         for device, power_w in self.power_by_device_w.items():

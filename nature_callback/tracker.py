@@ -118,6 +118,9 @@ class NatureTracker:
         self._pending_gap_j = 0.0
         self._pending_gap_g = 0.0
         self._epoch_start_s: float | None = None
+        self._epoch_start_wall_s = 0.0
+        self._boundary_wall_s = 0.0
+        """time.time() of the last window boundary (carbon intensity is time resolved)."""
         self._epoch_index = 0
         self._started = False
         self._stopped = False
@@ -137,6 +140,7 @@ class NatureTracker:
         self._resolve_grid_loss(self._first_intensity)
         self._open_ledger()
         self._last_reading = {reading.device: reading for reading in self._meter.read()}
+        self._boundary_wall_s = time.time()
         self._devices = dict(self._last_reading)
         self._started = True
         self._stopped = False
@@ -158,7 +162,7 @@ class NatureTracker:
             self.grid_loss = self.config.grid_loss
             self.grid_loss_source = "user parameter grid_loss"
             return
-        loss = grid_loss_for(intensity.zone)
+        loss = grid_loss_for(intensity)
         self.grid_loss = loss.fraction
         self.grid_loss_source = loss.source
 
@@ -192,10 +196,11 @@ class NatureTracker:
             self._devices[reading.device] = reading
         return deltas
 
-    def _current_intensity(self) -> CarbonIntensity:
+    def _intensity_between(self, start_wall_s: float, end_wall_s: float) -> CarbonIntensity:
+        """The intensity in effect over a window (time-weighted when it changed)."""
         assert self._monitor is not None
         try:
-            self._last_intensity = self._monitor.current()
+            self._last_intensity = self._monitor.mean_between(start_wall_s, end_wall_s)
         except Exception as err:  # noqa: BLE001 - a carbon lookup must never break training
             warnings.warn(f"carbon intensity unavailable, keeping the last value: {err}",
                           NatureWarning, stacklevel=3)
@@ -203,9 +208,13 @@ class NatureTracker:
         return self._last_intensity
 
     def _add_gap(self, deltas: dict[str, float]) -> None:
+        """Add the energy metered since the last boundary to A (pending the DDP reduction)."""
+        now_wall_s = time.time()
         gap_j = sum(deltas.values())
+        intensity = self._intensity_between(self._boundary_wall_s, now_wall_s)
+        self._boundary_wall_s = now_wall_s
         self._pending_gap_j += gap_j
-        self._pending_gap_g += co2e_g(gap_j, self._current_intensity().g_per_kwh)
+        self._pending_gap_g += co2e_g(gap_j, intensity.g_per_kwh)
 
     def start_epoch(self) -> None:
         """Close the window outside epochs and open an epoch window."""
@@ -213,8 +222,10 @@ class NatureTracker:
             self.start()
         if self._epoch_start_s is not None:
             raise NatureError("start_epoch() called twice without end_epoch() in between")
-        self._add_gap(self._take_delta())
-        self._epoch_start_s = time.perf_counter()
+        gap = self._take_delta()
+        self._epoch_start_s = time.perf_counter()  # the energy and time windows open together
+        self._add_gap(gap)
+        self._epoch_start_wall_s = self._boundary_wall_s
 
     def end_epoch(self) -> EpochRecord:
         """Close the epoch window, compute its terms and the run's totals, write the summary."""
@@ -223,6 +234,7 @@ class NatureTracker:
         epoch_time_s = time.perf_counter() - self._epoch_start_s
         self._epoch_start_s = None
         deltas = self._take_delta()
+        self._boundary_wall_s = time.time()
         by_kind = self._sum_by_kind(deltas)
         estimated_devices = sum(1 for d in self._devices.values() if d.source == "estimated")
         vector = [*(by_kind[k] for k in KINDS), self._pending_gap_j, self._pending_gap_g,
@@ -233,7 +245,7 @@ class NatureTracker:
         self._pending_gap_j = self._pending_gap_g = 0.0
         self.a_hw_j += gap_j
         self.a_hw_g += gap_g
-        intensity = self._current_intensity()
+        intensity = self._intensity_between(self._epoch_start_wall_s, self._boundary_wall_s)
         terms = epoch_terms(
             epoch=self._epoch_index,
             hardware_energy_j=sum(kind_j.values()),
@@ -250,6 +262,8 @@ class NatureTracker:
                 device: j / epoch_time_s for device, j in deltas.items() if epoch_time_s > 0},
             estimated=estimated_count > 0,
             carbon_source=intensity.source,
+            carbon_is_stale=intensity.is_stale,
+            carbon_is_estimated=intensity.is_estimated,
         )
         self.records.append(record)
         self._epoch_index += 1
@@ -368,6 +382,8 @@ class NatureTracker:
             "nature/carbon_zone": intensity.zone if intensity else "",
             "nature/run_id": self.run_id,
         }
+        for key, value in self.provider.describe().items():
+            params[f"nature/carbon/{key}"] = value if value is not None else ""
         for device in self._devices.values():
             params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
         return params

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+
+from nature_callback.exceptions import ConfigurationError
+
+MAX_PLAUSIBLE_G_PER_KWH = 2000.0
+"""Upper bound of a plausible grid intensity, in g CO2e/kWh: the highest national annual
+average in the embedded table (Ember / Energy Institute via Our World in Data) is
+Turkmenistan's 1306 (2022); half-hourly values swing above annual ones, so the bound leaves
+room, and anything beyond it is a unit or data error (e.g. lbs/MWh or kg/MWh mistaken)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,13 @@ class CarbonIntensity:
     """A live lookup failed and this is an older value kept in its place."""
     timestamp: datetime | None = None
     """The time the value applies to, when the provider says."""
+    country: str | None = None
+    """ISO 3166 alpha-2 code of the grid's country when known (for the grid-loss term)."""
+    signal_index_percent: float | None = None
+    """WattTime's relative 0-100 percentile index, where that is all the account gives.
+
+    It is *not* an intensity: ``g_per_kwh`` then comes from the embedded table and
+    ``source`` says so."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly; the timestamp as ISO 8601)."""
@@ -31,12 +47,67 @@ class CarbonIntensity:
         data["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CarbonIntensity":
+        """Inverse of :meth:`to_dict` (used by the disk cache)."""
+        fields = dict(data)
+        stamp = fields.get("timestamp")
+        fields["timestamp"] = datetime.fromisoformat(stamp) if stamp else None
+        return cls(**{key: fields[key] for key in cls.__dataclass_fields__ if key in fields})
+
+
+def check_g_per_kwh(value: object, what: str, error: type[Exception]) -> float:
+    """Return ``value`` as a float if it is a finite intensity in [0, 2000], else raise ``error``.
+
+    ``what`` names the parameter or payload field in the message.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise error(
+            f"{what}={value!r} is not a finite number of g CO2e/kWh "
+            f"(got {type(value).__name__})."
+        )
+    if not 0.0 <= value <= MAX_PLAUSIBLE_G_PER_KWH:
+        raise error(
+            f"{what}={value!r} is outside the plausible range [0, {MAX_PLAUSIBLE_G_PER_KWH:g}] "
+            "g CO2e/kWh (world average about 481)."
+        )
+    return float(value)
+
+
+def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as float seconds if finite and > 0 (>= 0 with ``allow_zero``), else
+    raise a ConfigurationError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{name}={value!r} is invalid: it must be seconds {bound}.")
+    return float(value)
+
 
 class CarbonProvider(ABC):
     """Something that can say the grid's carbon intensity; ``intensity()`` may do I/O."""
 
     name: str = "provider"
+    """Short, stable name used in source labels and cache keys."""
+    is_live: bool = True
+    """True when ``intensity()`` may be slow or fail (a network service): the monitor then
+    calls it only in the background. The offline providers (Fixed, EmbeddedTable) set False
+    and are read once, synchronously. A user subclass is treated as live unless it says not."""
 
     @abstractmethod
     def intensity(self) -> CarbonIntensity:
         """The current carbon intensity; raises ``CarbonError`` when it cannot."""
+
+    @property
+    def country(self) -> str | None:
+        """ISO alpha-2 code of the grid's country, for the embedded-table fallback."""
+        return None
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies this provider's location and endpoint in caches; never holds a secret."""
+        return f"{self.name}|{self.country or 'WORLD'}"
+
+    def describe(self) -> dict[str, Any]:
+        """Settings to record as run hyperparameters (never a secret)."""
+        return {"provider": self.name, "country": self.country}

@@ -1,53 +1,44 @@
-"""Turn the user's ``carbon=`` argument into a provider, and keep its value fresh.
-
-Minimal foundation version: a fixed world average; the carbon-intensity issue
-replaces it with live providers, the embedded table and background refresh.
-"""
+"""Turn the user's ``carbon=`` argument into a provider."""
 
 from __future__ import annotations
 
-from nature_callback.carbon.base import CarbonIntensity, CarbonProvider
+import os
+
+from nature_callback.carbon.base import CarbonProvider
+from nature_callback.carbon.electricitymaps import ENV_TOKEN, ElectricityMaps
 from nature_callback.carbon.fixed import Fixed
+from nature_callback.carbon.location import resolve_location
+from nature_callback.carbon.table import WORLD, EmbeddedTable
 from nature_callback.exceptions import ConfigurationError
 
-WORLD_AVERAGE_G_PER_KWH = 481.0
-"""Generation-weighted mean of the Ember/Energy Institute per-country table (2022-2023)."""
 
-WORLD_GRID_LOSS = 0.08
-"""World transmission-and-distribution loss fraction, World Bank EG.ELC.LOSS.ZS (≈ 8 %)."""
+def resolve_provider(carbon: CarbonProvider | float | str | None = None, *,
+                     ip_geolocation: bool = False) -> CarbonProvider:
+    """A provider for ``carbon``.
 
-
-def resolve_provider(carbon: CarbonProvider | float | str | None) -> CarbonProvider:
-    """A provider for ``carbon``: a provider, a number in g/kWh, or None (world average)."""
+    - a :class:`CarbonProvider`: itself;
+    - a number: :class:`Fixed` g CO2e/kWh;
+    - a string: the embedded table's country (ISO 3166 alpha-2 or alpha-3; an unknown code
+      is a ConfigurationError naming it);
+    - None: the location found offline (``NATURE_COUNTRY``, then the system time zone; IP
+      geolocation only if ``ip_geolocation``), served live by Electricity Maps when
+      ``ELECTRICITYMAPS_API_KEY`` is set, else by the embedded table; the world average, with
+      one warning, when no location is found.
+    """
     if isinstance(carbon, CarbonProvider):
         return carbon
-    if carbon is None:
-        return Fixed(WORLD_AVERAGE_G_PER_KWH, zone="WORLD")
+    if isinstance(carbon, bool):
+        raise ConfigurationError(f"carbon={carbon!r} is invalid: pass a provider, a country "
+                                 "code such as 'DE', a number in g CO2e/kWh, or None.")
     if isinstance(carbon, (int, float)):
-        return Fixed(float(carbon))
+        return Fixed(carbon)
+    if isinstance(carbon, str):
+        return EmbeddedTable(carbon)
+    if carbon is None:
+        country = resolve_location(ip_geolocation=ip_geolocation).country
+        if country and os.environ.get(ENV_TOKEN):
+            return ElectricityMaps(zone=country)
+        return EmbeddedTable(country or WORLD)
     raise ConfigurationError(
-        f"carbon={carbon!r} is invalid: pass a CarbonProvider, a number in g CO2e/kWh, or None."
-    )
-
-
-def grid_loss_for(zone: str | None) -> tuple[float, str]:
-    """Transmission-and-distribution loss fraction for ``zone`` and its source."""
-    return WORLD_GRID_LOSS, "world average (World Bank EG.ELC.LOSS.ZS)"
-
-
-class CarbonMonitor:
-    """Holds the intensity to use now; ``current()`` never blocks on the network."""
-
-    def __init__(self, provider: CarbonProvider) -> None:
-        self.provider = provider
-        self._value = provider.intensity()
-
-    def start(self) -> None:
-        """Begin background refresh (none needed for the minimal version)."""
-
-    def current(self) -> CarbonIntensity:
-        """The best value at hand."""
-        return self._value
-
-    def close(self) -> None:
-        """Stop background refresh."""
+        f"carbon={carbon!r} is invalid: pass a CarbonProvider, a country code such as 'DE', "
+        "a number in g CO2e/kWh, or None.")

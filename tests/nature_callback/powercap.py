@@ -1,14 +1,15 @@
 """A temporary directory laid out like /sys/class/powercap whose counters advance in real time.
 
-A writer thread rewrites ``energy_uj`` of one package domain and its DRAM
+A writer process rewrites ``energy_uj`` of one package domain and its DRAM
 subzone every few milliseconds at known powers, so a meter reading them must
 report those powers: the hardware is replaced at its boundary (the files),
-nothing else.
+nothing else. A separate process, not a thread, so the writer never waits for
+the test process's GIL while it trains.
 """
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
 from pathlib import Path
 from types import TracebackType
@@ -32,9 +33,10 @@ class LivePowercap:
             (path / "max_energy_range_uj").write_text(f"{MAX_ENERGY_RANGE_UJ}\n")
             (path / "enabled").write_text("1\n")
         self._write(0.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fake-powercap", daemon=True)
-        self._t0 = time.perf_counter()
+        context = multiprocessing.get_context("fork")
+        self._stop = context.Event()
+        self._process = context.Process(target=self._run, name="fake-powercap", daemon=True)
+        self._t0 = time.time()
 
     @property
     def total_w(self) -> float:
@@ -50,14 +52,16 @@ class LivePowercap:
 
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
-            self._write(time.perf_counter() - self._t0)
+            self._write(time.time() - self._t0)
 
     def __enter__(self) -> "LivePowercap":
-        self._t0 = time.perf_counter()
-        self._thread.start()
+        self._t0 = time.time()
+        self._process.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stop.set()
-        self._thread.join()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()

@@ -39,7 +39,7 @@ def test_epochs_and_the_time_between_them(tmp_path: Path, powercap: LivePowercap
     first, second = tracker.records
     factor = 1.2 / (1 - 0.05)
     for record in (first, second):
-        assert record.terms.epoch_time_s == pytest.approx(0.2, abs=0.05)
+        assert record.terms.epoch_time_s == pytest.approx(0.2, abs=0.1)
         assert record.terms.power_w == pytest.approx(POWER_W, rel=0.1)
         assert record.terms.epoch_energy_j == pytest.approx(
             record.terms.power_w * factor * record.terms.epoch_time_s, rel=1e-9)
@@ -56,7 +56,7 @@ def test_an_exception_in_the_loop_writes_a_crashed_record(tmp_path: Path, powerc
     with pytest.raises(ValueError, match="boom"):
         with make_tracker(tmp_path) as tracker:
             with tracker.epoch():
-                time.sleep(0.05)
+                time.sleep(0.3)
             with tracker.epoch():
                 raise ValueError("boom")
     summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
@@ -87,7 +87,7 @@ def test_state_round_trip_continues_totals(tmp_path: Path, powercap: LivePowerca
             time.sleep(0.05)
     assert [r.terms.epoch for r in resumed.records] == [0, 1]
     assert resumed.records[0].terms == first.records[0].terms
-    assert resumed.a_hw_j >= first.a_hw_j
+    assert resumed.a_hw_j >= state["a_hw_j"]  # carried over, then grown by the new gaps
 
 
 def test_state_taken_inside_an_epoch_closes_that_epoch_on_load(tmp_path: Path,

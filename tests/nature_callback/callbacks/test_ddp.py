@@ -65,6 +65,6 @@ def test_ddp_two_cpu_ranks_sum_once_and_write_one_record(tmp_path: Path,
     assert sorted(m["device"] for m in summary["meters"]) == ["cpu0", "dram0"]
     for record in summary["epoch_records"]:
         # summed over both ranks, the node's package counted once: 100 W, not 200 W
-        assert record["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.15)
+        assert record["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.3)
         assert record["power_by_device_w"] == {}
-        assert record["power_by_kind_w"]["cpu"] == pytest.approx(0.8 * POWER_W, rel=0.15)
+        assert record["power_by_kind_w"]["cpu"] == pytest.approx(0.8 * POWER_W, rel=0.3)

@@ -187,6 +187,7 @@ def test_wandb_offline_run_files_hold_the_metrics(tmp_path: Path, powercap: Live
     import wandb
 
     wandb.finish()
+    wait_for_wandb_exit_record(tmp_path)
     history = read_wandb_history(tmp_path)
     co2e = [row["nature/nature_co2e_kg"] for row in history if "nature/nature_co2e_kg" in row]
     powers = [row["nature/power_w"] for row in history if "nature/power_w" in row]
@@ -217,6 +218,8 @@ def read_wandb_records(root: Path) -> list[Any]:
             continue
         _crc, length, chunk_type = struct.unpack("<IHB", data[position:position + 7])
         position += 7
+        if position + length > len(data):  # still being written
+            break
         pending += data[position:position + length]
         position += length
         if chunk_type in (1, 4):
@@ -225,6 +228,16 @@ def read_wandb_records(root: Path) -> list[Any]:
             records.append(record)
             pending = b""
     return records
+
+
+def wait_for_wandb_exit_record(root: Path, timeout_s: float = 30.0) -> None:
+    """W&B's writer process may still be flushing after ``finish()``: wait for its exit record."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(r.WhichOneof("record_type") == "exit" for r in read_wandb_records(root)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the offline W&B run under {root} never recorded its exit")
 
 
 def _item_key(item: Any) -> str:

@@ -1,0 +1,137 @@
+"""Last known live intensities: in memory with a TTL, and on disk for restarts and offline runs.
+
+The disk file (``carbon_intensity.json`` in the user cache folder, or ``NATURE_CACHE_DIR``)
+maps a provider's cache key (service, endpoint, location: never a credential) to its last
+good value and the time it was fetched. It is written atomically (``atomic_write_json``: temp
+file + ``os.replace``), so concurrent ranks or a crash never leave a torn file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from nature_callback.carbon.base import CarbonIntensity, check_seconds
+from nature_callback.files import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+ENV_CACHE_DIR = "NATURE_CACHE_DIR"
+"""Environment variable overriding the cache folder."""
+CACHE_FILE = "carbon_intensity.json"
+DEFAULT_TTL_S = 15 * 60.0
+"""A live value is reused for 15 minutes (the project's default: the GB API works in
+half-hour slots, Electricity Maps in hourly or finer ones, WattTime in 5-minute ones)."""
+FORMAT_VERSION = 1
+
+
+def cache_directory(directory: str | os.PathLike[str] | None = None) -> Path:
+    """``directory``, else ``NATURE_CACHE_DIR``, else the platform's user cache folder."""
+    chosen = directory or os.environ.get(ENV_CACHE_DIR) \
+        or platformdirs.user_cache_dir("nature-callback")
+    return Path(chosen)
+
+
+@dataclass(frozen=True)
+class CachedIntensity:
+    """A value and when it was fetched."""
+
+    intensity: CarbonIntensity
+    """The value as the provider returned it."""
+    fetched_at: float
+    """Wall-clock time of the fetch (seconds since the epoch)."""
+
+    def age_s(self, now: float | None = None) -> float:
+        """Seconds since the fetch."""
+        return (time.time() if now is None else now) - self.fetched_at
+
+    def as_stale(self, why: str) -> CarbonIntensity:
+        """The value marked stale, its source saying when it was fetched and ``why``."""
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.fetched_at))
+        return replace(self.intensity, is_stale=True,
+                       source=f"{self.intensity.source}; stale, fetched {when}, {why}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view (the disk format of one entry)."""
+        return {"intensity": self.intensity.to_dict(), "fetched_at": self.fetched_at}
+
+
+class IntensityCache:
+    """In-memory TTL cache backed by a JSON file; thread-safe.
+
+    Args:
+        directory: cache folder; default ``NATURE_CACHE_DIR`` or the user cache folder.
+        ttl_s: how long a value counts as fresh.
+        disk: False keeps everything in memory (nothing is written).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None, *,
+                 ttl_s: float = DEFAULT_TTL_S, disk: bool = True) -> None:
+        self.ttl_s = check_seconds("ttl_s", ttl_s)
+        self.path = cache_directory(directory) / CACHE_FILE if disk else None
+        self._memory: dict[str, CachedIntensity] = {}
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    def is_fresh(self, entry: CachedIntensity, now: float | None = None) -> bool:
+        """Whether ``entry`` is younger than the TTL."""
+        return entry.age_s(now) < self.ttl_s
+
+    def get(self, key: str) -> CachedIntensity | None:
+        """The last value stored under ``key`` (memory, else disk), fresh or not."""
+        with self._lock:
+            self._load_disk()
+            return self._memory.get(key)
+
+    def put(self, key: str, intensity: CarbonIntensity, fetched_at: float | None = None) -> None:
+        """Remember ``intensity`` under ``key`` and write the file (errors only logged)."""
+        entry = CachedIntensity(intensity, time.time() if fetched_at is None else fetched_at)
+        with self._lock:
+            self._load_disk()
+            self._memory[key] = entry
+            self._write_disk()
+
+    def _load_disk(self) -> None:
+        if self._loaded or self.path is None:
+            return
+        self._loaded = True
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            entries = data["entries"] if data.get("version") == FORMAT_VERSION else {}
+            for key, raw in entries.items():
+                self._memory.setdefault(key, CachedIntensity(
+                    CarbonIntensity.from_dict(raw["intensity"]), float(raw["fetched_at"])))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            log.warning("Ignoring unreadable carbon cache %s (%s).", self.path, err)
+
+    def _write_disk(self) -> None:
+        if self.path is None:
+            return
+        payload = {"version": FORMAT_VERSION,
+                   "entries": {key: entry.to_dict() for key, entry in self._memory.items()}}
+        try:
+            atomic_write_json(self.path, payload)
+        except OSError as err:
+            log.warning("Could not write the carbon cache %s (%s); values stay in memory.",
+                        self.path, err)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_cache(directory: Path) -> IntensityCache:
+    return IntensityCache(directory)
+
+
+def default_cache() -> IntensityCache:
+    """The process-wide cache of the current cache folder (shared by every monitor)."""
+    return _shared_cache(cache_directory())

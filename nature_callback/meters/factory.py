@@ -1,0 +1,136 @@
+"""Build the meters this machine supports, with the fallbacks said once.
+
+* GPUs: an ``NvmlMeter`` when NVML works and ``gpus`` is not None/empty. No GPU
+  or no NVML with ``gpus="visible"`` is normal (a laptop, a CPU node): one
+  info-level log line. GPUs asked for by index that cannot be metered: one
+  ``MeterWarning``.
+* CPU and DRAM, only with ``node_level=True`` (the node's local rank 0; the
+  counters cover the whole node, so every rank metering them would count them N
+  times): a ``RaplMeter`` when the RAPL counters are readable; otherwise, after
+  one ``MeterWarning`` when they exist but cannot be read (saying how to grant
+  access), ``CpuEstimateMeter`` and ``DramEstimateMeter``. RAPL without a DRAM
+  zone (most desktops, AMD) leaves DRAM unmetered (one info line) rather than
+  mixing a measured package with an estimated DRAM figure.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from nature_callback.exceptions import ConfigurationError, MeterWarning
+from nature_callback.meters._validate import check_gpus, check_positive
+from nature_callback.meters.base import EnergyMeter, MeterGroup
+from nature_callback.meters.estimate import CpuEstimateMeter, DramEstimateMeter
+from nature_callback.meters.nvml import NvmlMeter, probe_nvml
+from nature_callback.meters.rapl import RaplMeter, probe_rapl, resolve_powercap_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    """What ``build_meters`` is asked to meter; validated on construction."""
+
+    gpus: Literal["visible"] | tuple[int, ...] | None = "visible"
+    """``"visible"``, visible (torch) GPU indices, or None for no GPU metering."""
+    node_level: bool = True
+    """True in the node's local rank 0: meter CPU and DRAM (node-wide counters)."""
+    cpu_tdp_w: float | None = None
+    """TDP of one CPU package in W for the CPU estimate; None uses the embedded table."""
+    sample_interval_s: float = 0.1
+    """Power sampling period for GPUs without an energy counter (0.1 s = 10 Hz)."""
+    powercap_root: Path | None = None
+    """Powercap tree; None uses $NATURE_POWERCAP_ROOT, else /sys/class/powercap."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gpus", check_gpus(self.gpus, allow_none=True))
+        if not isinstance(self.node_level, bool):
+            raise ConfigurationError(
+                f"node_level={self.node_level!r} is invalid: pass True in the node's local rank 0 "
+                "(meters CPU and DRAM) and False in every other rank."
+            )
+        if self.cpu_tdp_w is not None:
+            check_positive("cpu_tdp_w", self.cpu_tdp_w, "W, TDP of one CPU package",
+                           " Look it up on the vendor's page (Intel ARK, AMD), or pass None.")
+        check_positive("sample_interval_s", self.sample_interval_s,
+                       "seconds between GPU power samples", " The default 0.1 samples at 10 Hz.")
+        if self.powercap_root is not None:
+            if not isinstance(self.powercap_root, (str, Path)):
+                raise ConfigurationError(
+                    f"powercap_root={self.powercap_root!r} is invalid: give a path or None."
+                )
+            object.__setattr__(self, "powercap_root", Path(self.powercap_root))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return {"gpus": list(self.gpus) if isinstance(self.gpus, tuple) else self.gpus,
+                "node_level": self.node_level, "cpu_tdp_w": self.cpu_tdp_w,
+                "sample_interval_s": self.sample_interval_s,
+                "powercap_root": str(self.powercap_root) if self.powercap_root else None}
+
+
+def _gpu_meters(config: MeterConfig, nvml: Any | None) -> list[EnergyMeter]:
+    if not config.gpus:
+        log.info("GPU energy not metered: gpus=%r.", config.gpus)
+        return []
+    probe = probe_nvml(config.gpus, nvml=nvml)
+    if not probe.available:
+        if config.gpus == "visible":
+            log.info("No GPU metered: %s", probe.reason)
+        else:
+            warnings.warn(f"GPU energy is not metered for gpus={list(config.gpus)}: "
+                          f"{probe.reason}.", MeterWarning, stacklevel=3)
+        return []
+    if not probe.gpus:
+        log.info("No GPU metered: NVML works but this process sees no GPU "
+                 "(CUDA_VISIBLE_DEVICES hides them all).")
+        return []
+    return [NvmlMeter(config.gpus, sample_interval_s=config.sample_interval_s, nvml=nvml)]
+
+
+def _node_meters(config: MeterConfig) -> list[EnergyMeter]:
+    if not config.node_level:
+        log.info("CPU and DRAM not metered in this process: node_level=False (another rank of "
+                 "this node meters them).")
+        return []
+    root = resolve_powercap_root(config.powercap_root)
+    probe = probe_rapl(root)
+    if probe.readable:
+        if not probe.has_dram:
+            log.info("RAPL has no DRAM zone under %s (usual on desktops and AMD CPUs): DRAM "
+                     "energy is not metered; CPU package energy is measured.", root)
+        return [RaplMeter(root)]
+    if probe.status == "absent":
+        log.info("CPU and DRAM energy are estimated: %s.", probe.message)
+    else:
+        warnings.warn(f"RAPL: {probe.message}", MeterWarning, stacklevel=3)
+    return [CpuEstimateMeter(config.cpu_tdp_w), DramEstimateMeter()]
+
+
+def build_meters(
+    *,
+    gpus: Literal["visible"] | list[int] | None = "visible",
+    node_level: bool = True,
+    cpu_tdp_w: float | None = None,
+    sample_interval_s: float = 0.1,
+    powercap_root: str | Path | None = None,
+    nvml: Any | None = None,
+) -> MeterGroup:
+    """Every meter this process should run, as one group (not started).
+
+    Raises ``ConfigurationError`` for an invalid parameter or a GPU that does
+    not exist; everything else (no GPU, no NVML, unreadable RAPL) falls back
+    with at most one message per cause.
+    """
+    config = MeterConfig(
+        gpus=tuple(gpus) if isinstance(gpus, list) else gpus,
+        node_level=node_level,
+        cpu_tdp_w=cpu_tdp_w,
+        sample_interval_s=sample_interval_s,
+        powercap_root=Path(powercap_root) if isinstance(powercap_root, str) else powercap_root,
+    )
+    return MeterGroup(_gpu_meters(config, nvml) + _node_meters(config))

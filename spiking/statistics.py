@@ -1,0 +1,221 @@
+"""Per-layer spike statistics from a run of a ``SpikingModel`` over a data set."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm.auto import tqdm
+
+from spiking.counting import InstrumentedNetwork, ann_macs_per_layer, instrument
+from spiking.data import DataSource, iter_batches
+from spiking.energy import EnergyEstimate, estimate_energy
+from spiking.model import validate_timesteps
+
+if TYPE_CHECKING:
+    from spiking.model import SpikingModel
+
+
+@dataclass(frozen=True)
+class NeuronLayerStatistics:
+    """Activity of one layer of spiking neurons (one converted ReLU)."""
+
+    name: str
+    """Module path of the neuron layer in the converted graph, e.g. ``spiking_0``."""
+    neurons: int
+    """Neurons per sample."""
+    spikes: int
+    """Spikes over the whole run (all samples, all T steps)."""
+    spikes_per_sample: float
+    """Spikes per sample over T steps."""
+    firing_rate: float
+    """Spikes per neuron per time step, in [0, 1]."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SynapticLayerStatistics:
+    """Work of one Conv/Linear layer: synaptic operations (spike input) or MACs (analog input)."""
+
+    name: str
+    """Module path, the same in the ANN and the SNN."""
+    kind: str
+    """Conv1d, Conv2d, Conv3d or Linear."""
+    spiking_input: bool
+    """True when the layer receives spikes; False for an analog layer (usually the first)."""
+    basis: str
+    """``spikes`` (counted from neuron outputs), ``nonzero`` (an unknown operation sits between
+    neurons and layer: its non-zero outputs were counted, a lower bound) or ``analog``."""
+    sources: tuple[str, ...]
+    """Neuron layers whose spikes reach this layer."""
+    input_events: int
+    """Events (spikes, pooled spike counts) reaching the layer over the run."""
+    synops: int
+    """Synaptic operations over the run: sum of events x fan-out."""
+    synops_per_sample: float
+    """Synaptic operations per sample over T steps."""
+    macs_per_sample: float
+    """MACs per sample over T steps (analog layers only; 0 for spiking input)."""
+    ann_macs_per_sample: int
+    """MACs of the same layer in the ANN, per sample."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SpikeStatistics:
+    """What a run of the SNN over a data set did, per layer and in total."""
+
+    timesteps: int
+    """T of the run."""
+    samples: int
+    """Number of samples run."""
+    neurons: tuple[NeuronLayerStatistics, ...]
+    """Spiking-neuron layers, in graph order."""
+    synapses: tuple[SynapticLayerStatistics, ...]
+    """Conv/Linear layers, in graph order."""
+    accuracy: float | None
+    """Top-1 accuracy of the SNN on this run, when the data is labelled."""
+
+    @property
+    def spikes_per_sample(self) -> float:
+        """All spikes per sample over T steps."""
+        return sum(layer.spikes_per_sample for layer in self.neurons)
+
+    @property
+    def mean_firing_rate(self) -> float:
+        """Spikes per neuron per time step over all neuron layers."""
+        neurons = sum(layer.neurons for layer in self.neurons)
+        return self.spikes_per_sample / (neurons * self.timesteps) if neurons else 0.0
+
+    @property
+    def synops_per_sample(self) -> float:
+        """All synaptic operations per sample over T steps."""
+        return sum(layer.synops_per_sample for layer in self.synapses)
+
+    @property
+    def snn_macs_per_sample(self) -> float:
+        """MACs per sample over T steps of the analog layers."""
+        return sum(layer.macs_per_sample for layer in self.synapses)
+
+    @property
+    def ann_macs_per_sample(self) -> int:
+        """MACs per sample of the ANN (Conv/Linear layers)."""
+        return sum(layer.ann_macs_per_sample for layer in self.synapses)
+
+    def energy(self, precision: str = "fp32") -> EnergyEstimate:
+        """Digital compute-energy estimate per sample (Horowitz 45 nm; see ``spiking.energy``)."""
+        return estimate_energy(
+            ann_macs=self.ann_macs_per_sample,
+            analog_macs_per_step=self.snn_macs_per_sample / self.timesteps,
+            synops=self.synops_per_sample,
+            spiking_layer_macs=sum(layer.ann_macs_per_sample for layer in self.synapses if layer.spiking_input),
+            timesteps=self.timesteps,
+            precision=precision,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view, with totals."""
+        return {
+            "timesteps": self.timesteps,
+            "samples": self.samples,
+            "accuracy": self.accuracy,
+            "neurons": [layer.to_dict() for layer in self.neurons],
+            "synapses": [layer.to_dict() for layer in self.synapses],
+            "spikes_per_sample": self.spikes_per_sample,
+            "mean_firing_rate": self.mean_firing_rate,
+            "synops_per_sample": self.synops_per_sample,
+            "snn_macs_per_sample": self.snn_macs_per_sample,
+            "ann_macs_per_sample": self.ann_macs_per_sample,
+        }
+
+    def to_table(self) -> str:
+        """Plain-text tables: neuron layers, then synaptic layers (per sample, over T steps)."""
+        lines = [f"Spiking run: T = {self.timesteps}, {self.samples} samples (counts per sample)"]
+        lines.append(f"{'neuron layer':<24}{'neurons':>10}{'spikes':>12}{'rate':>8}")
+        for n in self.neurons:
+            lines.append(f"{n.name:<24}{n.neurons:>10,}{n.spikes_per_sample:>12,.1f}{n.firing_rate:>8.3f}")
+        lines.append(f"{'synaptic layer':<24}{'input':>8}{'SynOps':>14}{'SNN MACs':>12}{'ANN MACs':>12}")
+        for s in self.synapses:
+            source = "spikes" if s.spiking_input else "analog"
+            if s.basis == "nonzero":
+                source = "nonzero*"
+            lines.append(
+                f"{s.name + ' (' + s.kind + ')':<24}{source:>8}{s.synops_per_sample:>14,.0f}"
+                f"{s.macs_per_sample:>12,.0f}{s.ann_macs_per_sample:>12,}"
+            )
+        lines.append(
+            f"{'total':<24}{'':>8}{self.synops_per_sample:>14,.0f}{self.snn_macs_per_sample:>12,.0f}"
+            f"{self.ann_macs_per_sample:>12,}"
+        )
+        if any(s.basis == "nonzero" for s in self.synapses):
+            lines.append("* counted as non-zero inputs behind an operation the counter does not know (lower bound)")
+        return "\n".join(lines)
+
+
+def _instrumented(model: "SpikingModel") -> InstrumentedNetwork:
+    if model._instrumented is None:
+        model._instrumented = instrument(model.snn)
+    return model._instrumented
+
+
+def collect_statistics(
+    model: "SpikingModel", data: DataSource, timesteps: int | None = None, *, progress: bool = False
+) -> SpikeStatistics:
+    """Run ``model`` over ``data`` for T steps per batch and count spikes, SynOps and MACs."""
+    steps = model.timesteps if timesteps is None else validate_timesteps(timesteps)
+    network = _instrumented(model)
+    network.clear()
+    schedule = network.schedule(steps)
+    samples = correct = 0
+    labelled = True
+    for batch in tqdm(iter_batches(data, name="data"), desc=f"statistics T={steps}", disable=not progress, leave=False):
+        total: torch.Tensor | None = None
+        for output in model.iter_steps(batch.inputs, steps, network=schedule):
+            total = output.clone() if total is None else total.add_(output)
+        samples += len(batch.inputs)
+        if batch.targets is None or total is None:
+            labelled = False
+        else:
+            correct += int((total.argmax(dim=1).cpu() == batch.targets.cpu()).sum().item())
+    ann_macs = ann_macs_per_layer(model.ann, model.input_shape, model.device)
+    neurons = tuple(
+        NeuronLayerStatistics(
+            name=tap.name,
+            neurons=tap.neurons_per_sample,
+            spikes=round(tap.spikes),
+            spikes_per_sample=tap.spikes / samples,
+            firing_rate=tap.spikes / (samples * steps * tap.neurons_per_sample)
+            if tap.neurons_per_sample
+            else 0.0,
+        )
+        for tap in network.spike_taps
+    )
+    synapses = tuple(
+        SynapticLayerStatistics(
+            name=info.name,
+            kind=info.kind,
+            spiking_input=info.spiking,
+            basis=info.basis,
+            sources=info.sources,
+            input_events=round(tap.events),
+            synops=round(tap.synops),
+            synops_per_sample=tap.synops / samples,
+            macs_per_sample=float(tap.connections * steps),
+            ann_macs_per_sample=ann_macs.get(info.name, 0),
+        )
+        for info, tap in zip(network.synapses, network.synapse_taps)
+    )
+    return SpikeStatistics(
+        timesteps=steps,
+        samples=samples,
+        neurons=neurons,
+        synapses=synapses,
+        accuracy=correct / samples if labelled else None,
+    )

@@ -1,0 +1,46 @@
+"""Fixtures of the carbon tests: a fake service, fast HTTP limits, an isolated environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nature_callback.carbon import HttpConfig, IntensityCache
+from nature_callback.carbon import location as location_module
+from tests.nature_callback.carbon.fake_services import FakeService
+
+FAST = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.25, max_retries=2,
+                  backoff_base_s=0.01, backoff_cap_s=0.02, retry_after_cap_s=0.05,
+                  max_body_bytes=4096)
+"""Limits that keep each fault test well under a second."""
+
+TOKEN = "em-SECRET-tok-5f1c9a"
+WT_USER = "wt-user-SECRET-77"
+WT_PASSWORD = "wt-pass-SECRET-3b9"
+
+
+@pytest.fixture(autouse=True)
+def _carbon_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No location, key or cache comes from the machine; the world warning can fire again."""
+    for name in ("NATURE_COUNTRY", "ELECTRICITYMAPS_API_KEY", "WATTTIME_USERNAME",
+                 "WATTTIME_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TZ", "Etc/UTC")
+    monkeypatch.setenv("NATURE_CACHE_DIR", str(tmp_path / "default-cache"))
+    monkeypatch.setattr(location_module, "_warned_world", False)
+
+
+@pytest.fixture
+def service() -> Iterator[FakeService]:
+    """A fresh fake service on 127.0.0.1, stopped after the test."""
+    fake = FakeService()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> IntensityCache:
+    """A cache writing under the test's temporary folder."""
+    return IntensityCache(tmp_path / "cache")

@@ -1,0 +1,230 @@
+"""CarbonMonitor: answers at once, refreshes in the background, caches, joins its thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nature_callback.carbon import (
+    CarbonIntensity,
+    CarbonMonitor,
+    CarbonProvider,
+    ElectricityMaps,
+    Fixed,
+    HttpConfig,
+    IntensityCache,
+    load_table,
+)
+from nature_callback.exceptions import CarbonError, CarbonWarning, ConfigurationError
+from tests.nature_callback.carbon.conftest import FAST, TOKEN
+from tests.nature_callback.carbon.fake_services import FakeService, Reply, em_latest
+
+LATEST = "/v3/carbon-intensity/latest"
+GERMANY = load_table()["DE"].g_per_kwh
+
+
+def refresh_threads() -> int:
+    return sum(thread.name == "nature-carbon-refresh" for thread in threading.enumerate())
+
+
+def em(url: str) -> ElectricityMaps:
+    return ElectricityMaps(token=TOKEN, zone="DE", base_url=url, http=FAST)
+
+
+class Sequence(CarbonProvider):
+    """A live provider answering from a list (or raising what the list holds)."""
+
+    name = "sequence"
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+
+    @property
+    def country(self) -> str:
+        return "DE"
+
+    def intensity(self) -> CarbonIntensity:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return CarbonIntensity(float(answer), zone="DE", source=f"sequence {answer}",
+                               country="DE")
+
+
+def test_offline_provider_is_read_once_and_needs_no_thread(cache: IntensityCache) -> None:
+    monitor = CarbonMonitor(Fixed(123.0), cache=cache)
+    monitor.start()
+    assert refresh_threads() == 0
+    value = monitor.current()
+    assert (value.g_per_kwh, value.source) == (123.0, "fixed (user parameter)")
+    monitor.close()
+
+
+def test_first_value_is_immediate_while_the_service_hangs(service: FakeService,
+                                                          cache: IntensityCache) -> None:
+    service.route(LATEST, Reply(em_latest(), delay_s=10))
+    started = time.perf_counter()
+    monitor = CarbonMonitor(em(service.url), cache=cache)
+    monitor.start()
+    first = monitor.current()
+    assert time.perf_counter() - started < 0.1
+    assert first.g_per_kwh == GERMANY
+    assert first.source.endswith("until electricitymaps answers")
+    with pytest.warns(CarbonWarning, match="timed out"):
+        assert monitor.wait_for_refresh(timeout_s=5)
+        closing = time.perf_counter()
+        monitor.close()
+    assert time.perf_counter() - closing < 0.5
+    assert refresh_threads() == 0
+    assert monitor.current().g_per_kwh == GERMANY
+
+
+def test_close_does_not_wait_for_a_hanging_request_beyond_its_timeout(
+        service: FakeService, cache: IntensityCache) -> None:
+    service.route(LATEST, Reply(em_latest(), delay_s=10))
+    slow_read = HttpConfig(connect_timeout_s=0.5, read_timeout_s=5.0)
+    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=slow_read)
+    monitor = CarbonMonitor(provider, cache=cache, close_timeout_s=0.2)
+    monitor.start()
+    time.sleep(0.05)
+    started = time.perf_counter()
+    monitor.close()
+    assert time.perf_counter() - started < 0.5
+    assert monitor.current().g_per_kwh == GERMANY
+    service.stopping.set()  # the server drops the held request: the daemon thread ends
+    with pytest.warns(CarbonWarning, match="connection failed"):
+        assert monitor.wait_for_refresh(timeout_s=5)
+
+
+def test_background_refresh_replaces_the_table_value(service: FakeService,
+                                                     cache: IntensityCache) -> None:
+    service.route(LATEST, Reply(em_latest(250)))
+    with CarbonMonitor(em(service.url), cache=cache) as monitor:
+        assert monitor.wait_for_refresh(timeout_s=5)
+        live = monitor.current()
+    assert (live.g_per_kwh, live.source, live.is_stale) == (250.0, "electricitymaps (lifecycle)",
+                                                            False)
+    assert refresh_threads() == 0
+    saved = json.loads(cache.path.read_text())
+    [entry] = saved["entries"].values()
+    assert entry["intensity"]["g_per_kwh"] == 250.0
+    assert not list(cache.path.parent.glob("*.tmp"))
+
+
+def test_restart_reuses_the_disk_cache_without_a_request(service: FakeService,
+                                                         tmp_path: Path) -> None:
+    service.route(LATEST, Reply(em_latest(250)))
+    CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path)).refresh_now()
+    restarted = CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path))
+    value = restarted.current()
+    assert (value.g_per_kwh, value.is_stale) == (250.0, False)
+    restarted.start()
+    assert not restarted.wait_for_refresh(timeout_s=0.2)  # fresh: next lookup after the TTL
+    restarted.close()
+    assert len(service.requests) == 1
+
+
+def test_offline_restart_uses_an_old_cached_value_marked_stale(service: FakeService,
+                                                               tmp_path: Path) -> None:
+    service.route(LATEST, Reply(em_latest(250)))
+    CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path, ttl_s=0.05)).refresh_now()
+    time.sleep(0.1)
+    value = CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path, ttl_s=0.05)).current()
+    assert (value.g_per_kwh, value.is_stale) == (250.0, True)
+    assert "stale, fetched" in value.source and "until electricitymaps answers" in value.source
+    too_old = CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path), max_stale_s=0.05)
+    assert too_old.current().g_per_kwh == GERMANY
+
+
+def test_unreadable_cache_file_is_ignored(tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "carbon_intensity.json").write_text("{not json")
+    monitor = CarbonMonitor(em("https://api.example.org"), cache=IntensityCache(tmp_path))
+    assert monitor.current().g_per_kwh == GERMANY
+    assert "Ignoring unreadable carbon cache" in caplog.text
+
+
+def test_memory_only_cache_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cache = IntensityCache(tmp_path / "never", disk=False)
+    CarbonMonitor(Sequence(300), cache=cache).refresh_now()
+    assert cache.get("sequence|DE").intensity.g_per_kwh == 300.0
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_user_provider_raising_anything_never_escapes(cache: IntensityCache) -> None:
+    monitor = CarbonMonitor(Sequence(RuntimeError("boom"), CarbonError("down"), 300),
+                            cache=cache)
+    with pytest.warns(CarbonWarning, match="boom"):
+        assert monitor.refresh_now().g_per_kwh == GERMANY
+    assert monitor.refresh_now().g_per_kwh == GERMANY
+    assert monitor.last_error == "down"
+    assert monitor.refresh_now().g_per_kwh == 300.0 and monitor.last_error is None
+
+
+def test_offline_user_provider_failing_at_once_falls_back(cache: IntensityCache) -> None:
+    class Broken(CarbonProvider):
+        is_live = False
+
+        def intensity(self) -> CarbonIntensity:
+            raise OSError("disk gone")
+
+    with pytest.warns(CarbonWarning, match="disk gone"):
+        monitor = CarbonMonitor(Broken(), cache=cache)
+    assert monitor.current().zone == "WORLD"
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_mean_between_weights_each_value_by_its_time_in_effect(cache: IntensityCache) -> None:
+    clock = FakeClock(100.0)
+    monitor = CarbonMonitor(Sequence(100, 400), cache=cache, clock=clock)
+    first = monitor.refresh_now()       # in effect from 100
+    clock.now = 160.0
+    second = monitor.refresh_now()      # in effect from 160
+    mean = monitor.mean_between(100.0, 220.0)
+    assert mean.g_per_kwh == pytest.approx(250.0)
+    assert mean.source.startswith("time-weighted mean of ")
+    assert "sequence 100 (50%)" in mean.source and "sequence 400 (50%)" in mean.source
+    assert mean.zone == "DE" and mean.country == "DE"
+    assert monitor.mean_between(130.0, 220.0).g_per_kwh == pytest.approx((30 * 100 + 60 * 400) / 90)
+    assert monitor.mean_between(170.0, 200.0) is second
+    assert monitor.mean_between(110.0, 150.0) is first
+    assert monitor.mean_between(160.0, 160.0) is second
+    with pytest.raises(ConfigurationError, match="before start_s"):
+        monitor.mean_between(200.0, 100.0)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("refresh_interval_s", {"refresh_interval_s": -1}),
+    ("retry_interval_s", {"retry_interval_s": 0}),
+    ("max_stale_s", {"max_stale_s": float("nan")}),
+    ("close_timeout_s", {"close_timeout_s": True}),
+])
+def test_monitor_settings_are_validated(name: str, kwargs: dict, cache: IntensityCache) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        CarbonMonitor(Fixed(1.0), cache=cache, **kwargs)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("connect_timeout_s", 0), ("read_timeout_s", -1), ("max_retries", 1.5),
+    ("max_body_bytes", 0), ("backoff_cap_s", float("inf")),
+])
+def test_http_config_is_validated(name: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        HttpConfig(**{name: value})
+
+
+def test_cache_ttl_is_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="ttl_s"):
+        IntensityCache(tmp_path, ttl_s=0)
