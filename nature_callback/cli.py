@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="train a small CNN on the embedded digits data with the callback (offline)"
     )
     demo.add_argument("--out", default="nature_demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--epochs", type=int, default=5, help="training epochs (default: %(default)s)")
+    demo.add_argument("--epochs", type=int, default=10, help="training epochs (default: %(default)s)")
     demo.add_argument("--pue", type=float, default=1.0,
                       help="power usage effectiveness (default: %(default)s, a desktop)")
     demo.add_argument("--carbon", default=None,

@@ -25,7 +25,7 @@ from nature_callback.records import EpochRecord
 class DigitsClassifier(pl.LightningModule):  # type: ignore[misc, name-defined]
     """The demo's LightningModule: ``DigitsCNN`` with cross-entropy and Adam."""
 
-    def __init__(self, learning_rate: float = 3e-3) -> None:
+    def __init__(self, learning_rate: float = 1e-2) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = DigitsCNN()
@@ -84,7 +84,7 @@ def epoch_table(records: list[EpochRecord]) -> str:
         lines.append(
             f"{t.epoch:>5} {t.epoch_time_s:>8.2f} {t.power_w:>8.2f} {t.facility_w:>8.2f} "
             f"{t.grid_loss_w:>8.2f} {t.epoch_energy_j:>11.2f} "
-            f"{t.carbon_intensity_g_per_kwh:>7.0f} {t.epoch_co2e_g:>9.4f} "
+            f"{t.carbon_intensity_g_per_kwh:>7.0f} {t.epoch_co2e_g:>9.2e} "
             f"{record.nature_co2e_kg:>12.3e}"
         )
     return "\n".join(lines)
@@ -114,7 +114,7 @@ def train_stage(
 
 def run_demo(
     out_dir: str | Path = "nature_demo",
-    epochs: int = 5,
+    epochs: int = 10,
     pue: float = 1.0,
     carbon: Any = None,
     spiking_stage: bool = True,

@@ -10,17 +10,9 @@ import pytest
 
 from nature_callback import NatureTracker
 from nature_callback.exceptions import NatureError
+from tests.nature_callback.conftest import POWER_W
 from tests.nature_callback.powercap import LivePowercap
 
-POWER_W = 50.0
-
-
-@pytest.fixture()
-def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LivePowercap:
-    root = tmp_path / "powercap"
-    monkeypatch.setenv("NATURE_POWERCAP_ROOT", str(root))
-    with LivePowercap(root, package_w=0.8 * POWER_W, dram_w=0.2 * POWER_W) as live:
-        yield live
 
 
 def make_tracker(tmp_path: Path, **overrides: object) -> NatureTracker:

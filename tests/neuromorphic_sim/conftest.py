@@ -60,7 +60,7 @@ def random_graph() -> fx.GraphModule:
     return ann2snn.Converter(ann2snn.RateCodingRecipe(loader, mode="99.9%")).convert(DigitsCNN())
 
 
-def test_inputs(trained: Trained, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def first_samples(trained: Trained, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``count`` test samples and labels."""
     inputs, labels = trained.splits.test.tensors
     return inputs[:count], labels[:count]

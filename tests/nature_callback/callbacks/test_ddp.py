@@ -19,9 +19,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nature_callback import NatureCallback
 from nature_callback._lightning import pl
+from tests.nature_callback.conftest import POWER_W
 from tests.nature_callback.powercap import LivePowercap
 
-POWER_W = 100.0
 
 
 class TinyRegression(pl.LightningModule):  # type: ignore[misc, name-defined]
@@ -41,9 +41,7 @@ class TinyRegression(pl.LightningModule):  # type: ignore[misc, name-defined]
 
 @pytest.mark.slow
 def test_ddp_two_cpu_ranks_sum_once_and_write_one_record(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    root = tmp_path / "powercap"
-    monkeypatch.setenv("NATURE_POWERCAP_ROOT", str(root))
+                                                         powercap: LivePowercap) -> None:
     x = torch.randn(128, 8, generator=torch.Generator().manual_seed(0))
     loader = DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
     record_dir = tmp_path / "record"
@@ -54,8 +52,7 @@ def test_ddp_two_cpu_ranks_sum_once_and_write_one_record(tmp_path: Path,
         callbacks=[callback], enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=False, default_root_dir=str(tmp_path),
     )
-    with LivePowercap(root, package_w=0.8 * POWER_W, dram_w=0.2 * POWER_W):
-        trainer.fit(TinyRegression(), loader)
+    trainer.fit(TinyRegression(), loader)  # the spawned ranks inherit NATURE_POWERCAP_ROOT
 
     files = sorted(p.name for p in record_dir.iterdir())
     assert files == ["nature_summary.json"], files

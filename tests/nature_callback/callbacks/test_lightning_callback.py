@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from nature_callback import NatureCallback
 from nature_callback._lightning import LIGHTNING_NAMESPACES
 from nature_callback.exceptions import ConfigurationError
+from tests.nature_callback.conftest import POWER_W
 from tests.nature_callback.powercap import LivePowercap
 
-POWER_W = 100.0
 PUE = 1.5
 INTENSITY = 400.0
 GRID_LOSS = 0.1
@@ -70,15 +70,6 @@ def loaders() -> tuple[DataLoader, DataLoader]:
     y = x.sum(1, keepdim=True)
     data = TensorDataset(x, y)
     return DataLoader(data, batch_size=16), DataLoader(data, batch_size=64)
-
-
-@pytest.fixture()
-def powercap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LivePowercap:
-    """A fake RAPL package drawing 100 W, found through NATURE_POWERCAP_ROOT."""
-    root = tmp_path / "powercap"
-    monkeypatch.setenv("NATURE_POWERCAP_ROOT", str(root))
-    with LivePowercap(root, package_w=0.8 * POWER_W, dram_w=0.2 * POWER_W) as live:
-        yield live
 
 
 def make_callback(tmp_path: Path, **overrides: Any) -> NatureCallback:

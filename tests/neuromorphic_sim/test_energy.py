@@ -1,0 +1,70 @@
+"""Energy accounting: a layer small enough to count by hand, and the SpikeSim PE cycle."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from neuromorphic_sim import SpikeSimConstants, build_crossbar_network, presets, spikesim_pe_cycle_pj
+from neuromorphic_sim.energy import device_energy_j
+
+
+def _tiny_hardware():
+    base = presets.RERAM
+    return dataclasses.replace(
+        base,
+        device=dataclasses.replace(base.device, bits_per_cell=None, d2d_variation=0.0, c2c_read_noise=0.0),
+        crossbar=dataclasses.replace(base.crossbar, rows=4, columns=4, weight_bits=None),
+        periphery=dataclasses.replace(base.periphery, adc_bits=None, input_bits=1),
+    )
+
+
+def _tiny_network(hw):
+    layer = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.5, -1.0, 0.25]]))
+    return build_crossbar_network(nn.Sequential(layer), hw)
+
+
+def test_energy_of_one_read_counted_by_hand() -> None:
+    hw = _tiny_hardware()
+    network = _tiny_network(hw)
+    output = network.run(torch.tensor([[1.0, 0.0, 1.0]]), timesteps=1)
+    assert output.item() == pytest.approx(0.75)
+    layer = network.layers["0"]
+    events = layer.events()
+    # Rows 0 and 2 are driven; w_max = 1, so G+ = [g+0.5Δ, g, g+0.25Δ], G− = [g, g+Δ, g].
+    g, delta = hw.device.g_min_s, hw.device.g_max_s - hw.device.g_min_s
+    assert events.active_row_reads == 2 and events.active_group_reads == 1
+    assert events.conductance_read_s == pytest.approx(4 * g + 0.75 * delta, rel=1e-6)
+    energy = device_energy_j(events, layer.geometry, hw)
+    periphery = hw.periphery
+    assert energy["cell_read"] == pytest.approx(0.1**2 * 10e-9 * (4 * g + 0.75 * delta), rel=1e-6)
+    assert energy["adc"] == pytest.approx(2 * periphery.adc_energy_j)  # two columns converted
+    assert energy["column_mux"] == pytest.approx(2 * periphery.mux_energy_per_conversion_j)
+    assert energy["accumulate"] == pytest.approx(2 * periphery.accumulate_energy_j)
+    assert energy["input_driver"] == pytest.approx(2 * periphery.driver_energy_per_row_pulse_j)  # one pulse per driven row
+    assert energy["neuron"] == pytest.approx(periphery.neuron_update_energy_j)
+    moved = 3 + 1 * periphery.output_bits
+    assert energy["buffer"] == pytest.approx(moved * periphery.buffer_energy_per_bit_j)
+    assert energy["interconnect"] == pytest.approx(moved * periphery.interconnect_energy_per_bit_j)
+
+
+def test_a_silent_input_reads_no_cells_and_converts_nothing() -> None:
+    hw = _tiny_hardware()
+    network = _tiny_network(hw)
+    network.run(torch.zeros(1, 3), timesteps=1)
+    layer = network.layers["0"]
+    energy = device_energy_j(layer.events(), layer.geometry, hw)
+    assert energy["cell_read"] == 0 and energy["adc"] == 0 and energy["input_driver"] == 0
+    assert energy["neuron"] > 0 and energy["buffer"] > 0  # the output is still written
+
+
+def test_spikesim_pe_cycle_energy_for_a_3x3_kernel() -> None:
+    components = spikesim_pe_cycle_pj(SpikeSimConstants(), kernel_area=9)
+    assert sum(components.values()) == pytest.approx(828.49, abs=0.01)
+    assert components["adc"] == pytest.approx(64 * 2.03084)
+    assert components["crossbar"] == pytest.approx(8 * 9 * 1.76423)
