@@ -1,1 +1,88 @@
-"""Replay spiking and conventional networks on a memristor-crossbar energy model."""
+"""Replay spiking and conventional networks on a memristor-crossbar energy model.
+
+import neuromorphic_sim as ns
+snn_report = ns.replay(spiking_model, test_loader, config=ns.presets.RERAM)
+ann_report = ns.replay(spiking_model.ann, test_loader, config=ns.presets.RERAM)
+digital = ns.digital_reference(spiking_model.ann, test_loader)
+trade_off = ns.sweep(spiking_model, test_loader, "d2d_variation", [0.0, 0.05, 0.1, 0.2])
+paths = ns.side_by_side(snn_report, ann_report, digital, trade_off, "figures/")
+"""
+
+from neuromorphic_sim import presets
+from neuromorphic_sim.config import (
+    CrossbarConfig,
+    DeviceConfig,
+    HardwareConfig,
+    PeripheryConfig,
+    SpikeSimConstants,
+)
+from neuromorphic_sim.demo import CrossbarStageResult, crossbar_stage
+from neuromorphic_sim.device import drift_factor
+from neuromorphic_sim.energy import LayerEvents, device_energy_j, spikesim_pe_cycle_pj
+from neuromorphic_sim.exceptions import (
+    ConfigurationError,
+    NeuromorphicSimError,
+    ReplayInputError,
+    UnsupportedLayerError,
+)
+from neuromorphic_sim.figure import FigurePaths, draw_side_by_side, side_by_side
+from neuromorphic_sim.mapping import MappedMatrix, WeightCode, map_matrix, weight_code
+from neuromorphic_sim.network import CrossbarNetwork, build_crossbar_network
+from neuromorphic_sim.reference import DigitalReference, count_macs, digital_reference
+from neuromorphic_sim.replay import map_model, replay
+from neuromorphic_sim.report import LayerEnergy, LayerMapping, MappingReport, ReplayReport
+from neuromorphic_sim.spikesim import (
+    VGG9_CIFAR10_SPIKESIM,
+    ClosedFormEnergy,
+    ConvShape,
+    SpikeSimComparison,
+    compare_with_spikingjelly,
+    spikesim_closed_form,
+)
+from neuromorphic_sim.sweep import SweepPoint, SweepResult, sweep
+
+__all__ = [
+    "VGG9_CIFAR10_SPIKESIM",
+    "ClosedFormEnergy",
+    "ConfigurationError",
+    "ConvShape",
+    "CrossbarConfig",
+    "CrossbarNetwork",
+    "CrossbarStageResult",
+    "DeviceConfig",
+    "DigitalReference",
+    "FigurePaths",
+    "HardwareConfig",
+    "LayerEnergy",
+    "LayerEvents",
+    "LayerMapping",
+    "MappedMatrix",
+    "MappingReport",
+    "NeuromorphicSimError",
+    "PeripheryConfig",
+    "ReplayInputError",
+    "ReplayReport",
+    "SpikeSimComparison",
+    "SpikeSimConstants",
+    "SweepPoint",
+    "SweepResult",
+    "UnsupportedLayerError",
+    "WeightCode",
+    "build_crossbar_network",
+    "compare_with_spikingjelly",
+    "count_macs",
+    "crossbar_stage",
+    "device_energy_j",
+    "digital_reference",
+    "draw_side_by_side",
+    "drift_factor",
+    "map_matrix",
+    "map_model",
+    "presets",
+    "replay",
+    "side_by_side",
+    "spikesim_closed_form",
+    "spikesim_pe_cycle_pj",
+    "sweep",
+    "weight_code",
+]

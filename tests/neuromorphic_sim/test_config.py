@@ -8,7 +8,14 @@ import pytest
 from spikingjelly.activation_based.op_counter.spikesim import SpikeSimEnergyConfig
 
 from nature_callback.exceptions import ConfigurationError as NatureConfigurationError
-from neuromorphic_sim import ConfigurationError, CrossbarConfig, DeviceConfig, PeripheryConfig, SpikeSimConstants, presets
+from neuromorphic_sim import (
+    ConfigurationError,
+    CrossbarConfig,
+    DeviceConfig,
+    PeripheryConfig,
+    SpikeSimConstants,
+    presets,
+)
 
 RERAM = presets.RERAM
 
@@ -69,8 +76,9 @@ def test_with_parameter_finds_the_section_and_rejects_unknown_names() -> None:
 
 
 def test_from_resistance_inverts_both_ends() -> None:
-    device = DeviceConfig.from_resistance("x", r_on_ohm=20e3, r_off_ohm=200e3, bits_per_cell=2,
-                                          read_voltage_v=0.1, read_pulse_s=1e-8)
+    device = DeviceConfig.from_resistance(
+        "x", r_on_ohm=20e3, r_off_ohm=200e3, bits_per_cell=2, read_voltage_v=0.1, read_pulse_s=1e-8
+    )
     assert device.g_max_s == pytest.approx(50e-6) and device.g_min_s == pytest.approx(5e-6)
     assert device.levels == 4
 
@@ -81,7 +89,9 @@ def test_spikesim_preset_equals_spikingjellys_config() -> None:
     assert ours is not None
     for field in dataclasses.fields(SpikeSimConstants):
         assert getattr(ours, field.name) == getattr(theirs, field.name), field.name
-    assert (presets.SPIKESIM.crossbar.rows, presets.SPIKESIM.crossbar.columns) == (theirs.xbar_size,) * 2
+    assert (presets.SPIKESIM.crossbar.rows, presets.SPIKESIM.crossbar.columns) == (
+        theirs.xbar_size,
+    ) * 2
 
 
 def test_presets_carry_their_sources() -> None:
@@ -94,12 +104,24 @@ def test_adc_energy_scales_with_resolution_as_walden() -> None:
     periphery = RERAM.periphery
     four_bits = dataclasses.replace(periphery, adc_bits=4)
     assert four_bits.adc_energy_j == pytest.approx(periphery.adc_energy_per_conversion_j / 16)
-    assert dataclasses.replace(periphery, adc_bits=None).adc_energy_j == periphery.adc_energy_per_conversion_j
+    assert (
+        dataclasses.replace(periphery, adc_bits=None).adc_energy_j
+        == periphery.adc_energy_per_conversion_j
+    )
 
 
 def test_ideal_turns_every_non_ideality_off() -> None:
     ideal = presets.PCM.with_parameter("drift_time_s", 3600.0).ideal()
     device = ideal.device
-    assert (device.d2d_variation, device.c2c_read_noise, device.drift_time_s, device.bits_per_cell) == (0.0, 0.0, 0.0, None)
-    assert ideal.periphery.adc_bits is None and ideal.periphery.dac_ideal and ideal.crossbar.weight_bits is None
+    assert (
+        device.d2d_variation,
+        device.c2c_read_noise,
+        device.drift_time_s,
+        device.bits_per_cell,
+    ) == (0.0, 0.0, 0.0, None)
+    assert (
+        ideal.periphery.adc_bits is None
+        and ideal.periphery.dac_ideal
+        and ideal.crossbar.weight_bits is None
+    )
     assert isinstance(ideal.periphery, PeripheryConfig)

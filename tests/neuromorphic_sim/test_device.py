@@ -13,11 +13,15 @@ from neuromorphic_sim.device import programmed_conductance
 PCM = presets.PCM.device
 
 
-@pytest.mark.parametrize(("time_s", "expected"), [(3600.0, 0.775), (86400.0, 0.664), (365 * 86400.0, 0.497)])
+@pytest.mark.parametrize(
+    ("time_s", "expected"), [(3600.0, 0.775), (86400.0, 0.664), (365 * 86400.0, 0.497)]
+)
 def test_pcm_drift_at_g_max(time_s: float, expected: float) -> None:
     device = dataclasses.replace(PCM, drift_time_s=time_s, d2d_variation=0.0)
     target = torch.full((4,), device.g_max_s, dtype=torch.float64)
-    read = programmed_conductance(target, torch.ones(4, dtype=torch.bool), device, torch.Generator().manual_seed(0))
+    read = programmed_conductance(
+        target, torch.ones(4, dtype=torch.bool), device, torch.Generator().manual_seed(0)
+    )
     assert drift_factor(time_s, 0.049, 20.0) == pytest.approx(expected, abs=5e-4)
     assert (read / device.g_max_s).tolist() == pytest.approx([expected] * 4, abs=5e-4)
 
@@ -39,9 +43,16 @@ def test_variation_has_the_configured_spread_and_is_seeded() -> None:
 
 
 def test_stuck_cells_read_the_range_ends_in_the_given_fractions() -> None:
-    device = dataclasses.replace(presets.RERAM.device, d2d_variation=0.0, stuck_at_hrs_fraction=0.09, stuck_at_lrs_fraction=0.01)
+    device = dataclasses.replace(
+        presets.RERAM.device,
+        d2d_variation=0.0,
+        stuck_at_hrs_fraction=0.09,
+        stuck_at_lrs_fraction=0.01,
+    )
     target = torch.full((100_000,), 20e-6, dtype=torch.float64)
-    read = programmed_conductance(target, torch.ones_like(target, dtype=torch.bool), device, torch.Generator().manual_seed(0))
+    read = programmed_conductance(
+        target, torch.ones_like(target, dtype=torch.bool), device, torch.Generator().manual_seed(0)
+    )
     assert float((read == device.g_min_s).double().mean()) == pytest.approx(0.09, abs=0.003)
     assert float((read == device.g_max_s).double().mean()) == pytest.approx(0.01, abs=0.001)
     assert float((read == 20e-6).double().mean()) == pytest.approx(0.90, abs=0.004)

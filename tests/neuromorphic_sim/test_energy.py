@@ -8,7 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from neuromorphic_sim import SpikeSimConstants, build_crossbar_network, presets, spikesim_pe_cycle_pj
+from neuromorphic_sim import (
+    SpikeSimConstants,
+    build_crossbar_network,
+    presets,
+    spikesim_pe_cycle_pj,
+)
 from neuromorphic_sim.energy import device_energy_j
 
 
@@ -16,7 +21,9 @@ def _tiny_hardware():
     base = presets.RERAM
     return dataclasses.replace(
         base,
-        device=dataclasses.replace(base.device, bits_per_cell=None, d2d_variation=0.0, c2c_read_noise=0.0),
+        device=dataclasses.replace(
+            base.device, bits_per_cell=None, d2d_variation=0.0, c2c_read_noise=0.0
+        ),
         crossbar=dataclasses.replace(base.crossbar, rows=4, columns=4, weight_bits=None),
         periphery=dataclasses.replace(base.periphery, adc_bits=None, input_bits=1),
     )
@@ -46,7 +53,9 @@ def test_energy_of_one_read_counted_by_hand() -> None:
     assert energy["adc"] == pytest.approx(2 * periphery.adc_energy_j)  # two columns converted
     assert energy["column_mux"] == pytest.approx(2 * periphery.mux_energy_per_conversion_j)
     assert energy["accumulate"] == pytest.approx(2 * periphery.accumulate_energy_j)
-    assert energy["input_driver"] == pytest.approx(2 * periphery.driver_energy_per_row_pulse_j)  # one pulse per driven row
+    assert energy["input_driver"] == pytest.approx(
+        2 * periphery.driver_energy_per_row_pulse_j
+    )  # one pulse per driven row
     assert energy["neuron"] == pytest.approx(periphery.neuron_update_energy_j)
     moved = 3 + 1 * periphery.output_bits
     assert energy["buffer"] == pytest.approx(moved * periphery.buffer_energy_per_bit_j)

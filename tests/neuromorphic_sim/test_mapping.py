@@ -10,19 +10,36 @@ import torch
 from neuromorphic_sim import ConfigurationError, HardwareConfig, map_matrix, presets, weight_code
 
 
-def _hardware(*, bits_per_cell: int | None = 2, weight_bits: int | None = 8, encoding: str = "differential",
-              rows: int = 128, columns: int = 128, mapping: str = "unrolled") -> HardwareConfig:
+def _hardware(
+    *,
+    bits_per_cell: int | None = 2,
+    weight_bits: int | None = 8,
+    encoding: str = "differential",
+    rows: int = 128,
+    columns: int = 128,
+    mapping: str = "unrolled",
+) -> HardwareConfig:
     base = presets.RERAM
     return dataclasses.replace(
         base,
-        device=dataclasses.replace(base.device, bits_per_cell=bits_per_cell, d2d_variation=0.0, c2c_read_noise=0.0),
-        crossbar=dataclasses.replace(base.crossbar, weight_bits=weight_bits, signed_encoding=encoding,
-                                     rows=rows, columns=columns, conv_mapping=mapping),
+        device=dataclasses.replace(
+            base.device, bits_per_cell=bits_per_cell, d2d_variation=0.0, c2c_read_noise=0.0
+        ),
+        crossbar=dataclasses.replace(
+            base.crossbar,
+            weight_bits=weight_bits,
+            signed_encoding=encoding,
+            rows=rows,
+            columns=columns,
+            conv_mapping=mapping,
+        ),
     )
 
 
 def _map(weight: torch.Tensor, hw: HardwareConfig, kernel_area: int = 1):
-    return map_matrix(weight, hw, kernel_area=kernel_area, generator=torch.Generator().manual_seed(0))
+    return map_matrix(
+        weight, hw, kernel_area=kernel_area, generator=torch.Generator().manual_seed(0)
+    )
 
 
 def _quantised(weight: torch.Tensor, steps: int) -> torch.Tensor:
@@ -42,7 +59,9 @@ def _quantised(weight: torch.Tensor, steps: int) -> torch.Tensor:
     ],
 )
 def test_weight_code(bits_per_cell, weight_bits, encoding, slices, digit_max, steps) -> None:
-    code = weight_code(_hardware(bits_per_cell=bits_per_cell, weight_bits=weight_bits, encoding=encoding))
+    code = weight_code(
+        _hardware(bits_per_cell=bits_per_cell, weight_bits=weight_bits, encoding=encoding)
+    )
     assert (code.n_slices, code.digit_max, code.magnitude_steps) == (slices, digit_max, steps)
 
 
@@ -53,9 +72,13 @@ def test_offset_on_one_bit_cells_needs_weight_bits() -> None:
 
 @pytest.mark.parametrize("encoding", ["differential", "offset"])
 @pytest.mark.parametrize(("bits_per_cell", "weight_bits"), [(2, 8), (1, 5), (None, 6), (3, 7)])
-def test_decoded_weights_equal_the_quantised_weights(encoding: str, bits_per_cell: int | None, weight_bits: int) -> None:
+def test_decoded_weights_equal_the_quantised_weights(
+    encoding: str, bits_per_cell: int | None, weight_bits: int
+) -> None:
     weight = torch.randn(7, 300, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    mapped = _map(weight, _hardware(bits_per_cell=bits_per_cell, weight_bits=weight_bits, encoding=encoding))
+    mapped = _map(
+        weight, _hardware(bits_per_cell=bits_per_cell, weight_bits=weight_bits, encoding=encoding)
+    )
     expected = _quantised(weight, 2 ** (weight_bits - 1) - 1)
     torch.testing.assert_close(mapped.effective_weight(), expected, rtol=0, atol=1e-12)
 
@@ -71,13 +94,21 @@ def test_conductances_stay_in_the_device_range() -> None:
     hw = _hardware()
     mapped = _map(torch.randn(10, 50, dtype=torch.float64), hw)
     real = mapped.conductance_s.reshape(-1, mapped.physical_columns)[:50]
-    assert float(real.min()) >= hw.device.g_min_s - 1e-18 and float(real.max()) <= hw.device.g_max_s + 1e-18
+    assert (
+        float(real.min()) >= hw.device.g_min_s - 1e-18
+        and float(real.max()) <= hw.device.g_max_s + 1e-18
+    )
 
 
 def test_tiling_counts_crossbars_and_columns() -> None:
     # 300 rows → 3 row tiles of 128; 10 outputs × 4 slices × 2 = 80 columns → one column tile.
     mapped = _map(torch.randn(10, 300, dtype=torch.float64), _hardware())
-    assert (mapped.row_crossbars, mapped.column_tiles, mapped.crossbars, mapped.physical_columns) == (3, 1, 3, 80)
+    assert (
+        mapped.row_crossbars,
+        mapped.column_tiles,
+        mapped.crossbars,
+        mapped.physical_columns,
+    ) == (3, 1, 3, 80)
     # 40 outputs × 8 = 320 columns → 3 column tiles of 128.
     wide = _map(torch.randn(40, 100, dtype=torch.float64), _hardware())
     assert (wide.row_crossbars, wide.column_tiles, wide.physical_columns) == (1, 3, 320)
@@ -92,5 +123,13 @@ def test_offset_adds_a_reference_column_per_slice_present_in_each_crossbar() -> 
 
 def test_kernel_split_groups_input_channels_times_kernel() -> None:
     # 100 input channels × 3×3 on 64-row crossbars: 2 channel tiles × 9 crossbars each.
-    mapped = _map(torch.randn(8, 900, dtype=torch.float64), _hardware(rows=64, columns=64, mapping="kernel_split"), kernel_area=9)
-    assert mapped.group_rows == 64 * 9 and mapped.conductance_s.shape[0] == 2 and mapped.row_crossbars == 18
+    mapped = _map(
+        torch.randn(8, 900, dtype=torch.float64),
+        _hardware(rows=64, columns=64, mapping="kernel_split"),
+        kernel_area=9,
+    )
+    assert (
+        mapped.group_rows == 64 * 9
+        and mapped.conductance_s.shape[0] == 2
+        and mapped.row_crossbars == 18
+    )

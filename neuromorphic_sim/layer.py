@@ -1,0 +1,365 @@
+"""``CrossbarLayer``: a Conv2d or Linear replayed on crossbars, counting what it does.
+
+A linear layer is treated as a 1×1 convolution of a 1×1 input, so both share one path.
+Per forward pass (one time step of a batch) the layer
+
+1. encodes its input into word-line planes (:mod:`neuromorphic_sim.encoding`);
+2. counts, per row group and output position, the active rows and the conductance they
+   drive (one small convolution with the group masks and the row conductance sums);
+3. computes its output. With an ideal ADC and no read noise the column currents need not
+   be resolved: the output is the convolution with the *effective* weights decoded from the
+   non-ideal conductances. Otherwise every column current of every group is computed
+   (unfold + batched matmul), read noise added, quantised by the ADC, and decoded digitally.
+
+Counters stay on the layer's device until :meth:`CrossbarLayer.events` reads them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuromorphic_sim.config import HardwareConfig
+from neuromorphic_sim.encoding import InputEncoding
+from neuromorphic_sim.energy import LayerEvents, LayerGeometry
+from neuromorphic_sim.exceptions import UnsupportedLayerError
+from neuromorphic_sim.mapping import MappedMatrix, map_matrix
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _conv_padding(name: str, module: nn.Conv2d) -> tuple[int, int]:
+    padding = module.padding
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        total = [
+            d * (k - 1)
+            for d, k in zip(_pair(module.dilation), _pair(module.kernel_size), strict=True)
+        ]
+        if any(t % 2 for t in total):
+            raise UnsupportedLayerError(
+                f"layer {name!r} (Conv2d, padding='same' with an even kernel) pads asymmetrically; "
+                "give explicit integer padding."
+            )
+        return (total[0] // 2, total[1] // 2)
+    return _pair(padding)  # type: ignore[arg-type]
+
+
+def check_mappable(name: str, module: nn.Module) -> None:
+    """Raise :class:`UnsupportedLayerError` unless ``module`` is a mappable Conv2d or Linear."""
+    if isinstance(module, nn.Linear):
+        return
+    if isinstance(module, nn.Conv2d):
+        if module.groups != 1:
+            raise UnsupportedLayerError(
+                f"layer {name!r} (Conv2d, groups={module.groups}): grouped and depthwise "
+                "convolutions are not mapped; use groups=1."
+            )
+        if module.padding_mode != "zeros":
+            raise UnsupportedLayerError(
+                f"layer {name!r} (Conv2d, padding_mode={module.padding_mode!r}): "
+                "only zero padding is mapped."
+            )
+        return
+    raise UnsupportedLayerError(
+        f"layer {name!r} ({type(module).__name__}) cannot be mapped onto crossbars: only "
+        "nn.Conv2d and nn.Linear are; fold normalisation into the preceding layer and replace "
+        "other weighted layers."
+    )
+
+
+class CrossbarLayer(nn.Module):
+    """A Conv2d or Linear whose multiply-accumulates run on simulated crossbars."""
+
+    def __init__(
+        self,
+        name: str,
+        module: nn.Conv2d | nn.Linear,
+        encoding: InputEncoding,
+        hw: HardwareConfig,
+        *,
+        row_unit: torch.Tensor | None,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        check_mappable(name, module)
+        self.name = name
+        self.encoding = encoding
+        self.hw = hw
+        self.seed = seed
+        self.is_conv = isinstance(module, nn.Conv2d)
+        weight = module.weight.detach().to("cpu", torch.float64)
+        out_features = weight.shape[0]
+        if self.is_conv:
+            assert isinstance(module, nn.Conv2d)
+            self.kernel_size = _pair(module.kernel_size)
+            self.stride = _pair(module.stride)
+            self.padding = _conv_padding(name, module)
+            self.dilation = _pair(module.dilation)
+        else:
+            self.kernel_size = self.stride = self.dilation = (1, 1)
+            self.padding = (0, 0)
+        kernel_area = self.kernel_size[0] * self.kernel_size[1]
+        matrix = weight.reshape(out_features, -1)
+        unit = (
+            torch.ones(matrix.shape[1], dtype=torch.float64)
+            if row_unit is None
+            else row_unit.to(torch.float64)
+        )
+        generator = torch.Generator().manual_seed(seed)
+        self.mapped: MappedMatrix = map_matrix(
+            matrix * unit, hw, kernel_area=kernel_area, generator=generator
+        )
+        groups = self.mapped.conductance_s.shape[0]
+        self.groups = groups
+        self.in_channels = matrix.shape[1] // kernel_area
+        self.out_features = out_features
+        self.geometry = LayerGeometry(
+            physical_columns=self.mapped.physical_columns,
+            output_tiles=math.ceil(out_features / hw.crossbar.columns),
+            kernel_area=kernel_area,
+        )
+
+        effective = (self.mapped.effective_weight() / unit).to(torch.float32)
+        kernel_shape = (out_features, self.in_channels, *self.kernel_size)
+        self.register_buffer("weight_fast", effective.reshape(kernel_shape))
+        bias = (
+            None if module.bias is None else module.bias.detach().to("cpu", torch.float32).clone()
+        )
+        self.register_buffer("bias", bias)
+        self.register_buffer("conductance", self.mapped.conductance_s.to(torch.float32))
+        adc_bits = hw.periphery.adc_bits
+        self.adc_levels = None if adc_bits is None else 2**adc_bits - 1
+        # ADC full scale per group: every programmed row of the group at g_max (× the fraction).
+        rows_used = (matrix.shape[1] - torch.arange(groups) * self.mapped.group_rows).clamp(
+            max=self.mapped.group_rows
+        )
+        full_scale = hw.periphery.adc_full_scale_fraction * rows_used.double() * hw.device.g_max_s
+        step = (
+            torch.ones(groups, dtype=torch.float64)
+            if self.adc_levels is None
+            else full_scale / self.adc_levels
+        )
+        self.register_buffer("inverse_step", (1.0 / step).to(torch.float32).view(groups, 1, 1))
+        decode = self.mapped.decode.unsqueeze(0) * step.view(
+            groups, 1, 1
+        )  # (groups, columns, C_out)
+        self.register_buffer("decode", decode.to(torch.float32))
+        rows = matrix.shape[1]
+        group_of_row = torch.arange(rows) // self.mapped.group_rows
+        masks = F.one_hot(group_of_row, groups).T.to(torch.float32)  # (groups, K)
+        row_conductance = self.mapped.conductance_s.sum(dim=2).reshape(-1)[:rows].to(torch.float32)
+        stats = torch.cat([masks, row_conductance.unsqueeze(0)])
+        self.register_buffer(
+            "stats_weight", stats.reshape(groups + 1, self.in_channels, *self.kernel_size)
+        )
+
+        self.read_noise = hw.device.c2c_read_noise
+        self.hold_constant_inputs = hw.periphery.hold_constant_inputs
+        self.resolve_columns = self.adc_levels is not None or self.read_noise > 0
+        self._noise_generator: torch.Generator | None = None
+        self._cache: _Prepared | None = None
+        self.register_buffer("_counts", torch.zeros(4, dtype=torch.float64), persistent=False)
+        self._host_counts = [0.0, 0.0, 0.0]
+
+    # --------------------------------------------------------------------------- counters
+    def reset_events(self) -> None:
+        """Zero the counters."""
+        self._counts.zero_()
+        self._host_counts = [0.0, 0.0, 0.0]
+
+    def events(self) -> LayerEvents:
+        """Counters so far (not per inference: divide by the number of samples)."""
+        active_rows, active_groups, conductance, multibit_rows = self._counts.tolist()
+        dense_groups, output_updates, input_bits = self._host_counts
+        dac = self.hw.periphery.input_driver == "dac"
+        return LayerEvents(
+            active_row_reads=active_rows,
+            active_group_reads=active_groups,
+            conductance_read_s=conductance,
+            driver_pulses=0.0 if dac else multibit_rows,
+            dac_conversions=multibit_rows if dac else 0.0,
+            dense_group_reads=dense_groups,
+            output_updates=output_updates,
+            input_bits=input_bits,
+        )
+
+    # ---------------------------------------------------------------------------- compute
+    def clear_cache(self) -> None:
+        """Forget the cached read of the last input (call between batches)."""
+        self._cache = None
+
+    def _conv(
+        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
+
+    def _noise_source(self, device: torch.device) -> torch.Generator:
+        if self._noise_generator is None or self._noise_generator.device != device:
+            self._noise_generator = torch.Generator(device=device).manual_seed(self.seed + 1)
+        return self._noise_generator
+
+    def _group_matmul(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """(N, K) inputs × per-group (groups, group_rows, W) weights → (groups, N, W), without
+        multiplying the padding rows of a partly filled last group."""
+        rows, group_rows = x.shape[1], self.mapped.group_rows
+        full = rows // group_rows
+        out = torch.empty(self.groups, x.shape[0], weights.shape[2], device=x.device, dtype=x.dtype)
+        if full:
+            grouped = (
+                x[:, : full * group_rows].reshape(x.shape[0], full, group_rows).transpose(0, 1)
+            )
+            torch.bmm(grouped, weights[:full], out=out[:full])
+        if rows > full * group_rows:
+            torch.mm(
+                x[:, full * group_rows :], weights[full, : rows - full * group_rows], out=out[full]
+            )
+        return out
+
+    def _column_currents(
+        self, planes: torch.Tensor, amplitude: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Every column current of every group, (groups, PB·L, columns), and the σ of its
+        read noise (None without noise): σ² = c2c²·Σ_rows (x·G)² for independent cells.
+        Both in ADC steps (the step is folded into ``decode``)."""
+        unfolded = F.unfold(planes, self.kernel_size, self.dilation, self.padding, self.stride)
+        x = unfolded.transpose(1, 2).reshape(-1, unfolded.shape[1])
+        columns = self.conductance.shape[2]
+        if self.read_noise > 0 and not amplitude:  # bits: x² = x, one matmul for both
+            both = self._group_matmul(
+                x, torch.cat([self.conductance, self.conductance.square()], dim=2)
+            )
+            current, variance = both[..., :columns], both[..., columns:]
+        else:
+            current = self._group_matmul(x, self.conductance)
+            variance = (
+                self._group_matmul(x.square(), self.conductance.square())
+                if self.read_noise > 0
+                else None
+            )
+        current = current * self.inverse_step
+        spread = (
+            None
+            if variance is None
+            else variance.clamp_(min=0).sqrt_().mul_(self.inverse_step * self.read_noise)
+        )
+        return current, spread
+
+    def _read(self, current: torch.Tensor, spread: torch.Tensor | None, flat: int) -> torch.Tensor:
+        """Add read noise, convert with the ADC, decode digitally: (PB, C_out, L)."""
+        if spread is not None:
+            noise = torch.randn(
+                current.shape,
+                generator=self._noise_source(current.device),
+                device=current.device,
+                dtype=current.dtype,
+            )
+            current = torch.addcmul(current, spread, noise)
+        if self.adc_levels is not None:
+            current = current.round() if spread is None else current.round_()
+            current.clamp_(0, self.adc_levels)
+        outputs = torch.bmm(current, self.decode).sum(dim=0)  # (PB·L, C_out)
+        return outputs.view(flat, -1, self.out_features).transpose(1, 2)
+
+    def _prepare(self, x: torch.Tensor) -> _Prepared:
+        """Encode ``x``, count its events and do the deterministic part of the read."""
+        batch = x.shape[0]
+        spatial = x if self.is_conv else x.reshape(batch, -1, 1, 1)
+        encoded = self.encoding.encode(spatial)
+        n_planes = encoded.planes.shape[0]
+        planes = encoded.planes.reshape(n_planes * batch, *spatial.shape[1:])
+
+        active = (planes != 0).to(planes.dtype)
+        stats = self._conv(active, self.stats_weight)
+        row_counts = stats[:, : self.groups]
+        if encoded.amplitude:
+            conductance = self._conv(planes * planes, self.stats_weight[self.groups :]).sum()
+        else:
+            conductance = stats[:, self.groups].sum()
+        active_rows = row_counts.sum()
+        multibit_rows = active_rows if encoded.multibit else torch.zeros_like(active_rows)
+        counts = torch.stack(
+            [active_rows, (row_counts > 0).sum().to(active_rows.dtype), conductance, multibit_rows]
+        )
+        out_shape = (batch, self.out_features, stats.shape[2], stats.shape[3])
+        positions = stats.shape[2] * stats.shape[3]
+        host = (
+            float(n_planes * batch * self.groups * positions),  # dense group reads
+            float(batch * self.out_features * positions),  # output updates
+            float(planes.numel()),  # input bits: one per value per plane
+        )
+        prepared = _Prepared(
+            x, x._version, counts.to(torch.float64), host, encoded.plane_weight, out_shape
+        )
+        if self.resolve_columns:
+            prepared.current, prepared.spread = self._column_currents(planes, encoded.amplitude)
+        elif self.is_conv:
+            prepared.output = self._conv(encoded.reconstructed, self.weight_fast, self.bias)
+        else:  # the same kernel as nn.Linear, so an ideal array reproduces it bit for bit
+            prepared.output = F.linear(
+                encoded.reconstructed.flatten(1), self.weight_fast.flatten(1), self.bias
+            )
+        return prepared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One read of the arrays for the batch ``x``; counts events and returns the output.
+
+        When ``x`` is the very tensor of the previous call (a constant input over time
+        steps), its encoding, counts and noiseless currents are reused; read noise and the
+        ADC are applied afresh on every read, unless ``hold_constant_inputs`` holds the first
+        read's output (and charges it once).
+        """
+        prepared = self._cache
+        repeated = prepared is not None and prepared.source is x and prepared.version == x._version
+        if not repeated:
+            prepared = self._prepare(x)
+            self._cache = prepared
+        assert prepared is not None
+        if repeated and self.hold_constant_inputs and prepared.output is not None:
+            return (
+                prepared.output
+                if self.is_conv
+                else prepared.output.reshape(x.shape[0], self.out_features)
+            )
+        self._counts += prepared.counts
+        for index, value in enumerate(prepared.host):
+            self._host_counts[index] += value
+        if prepared.output is not None:
+            output = prepared.output
+        else:
+            assert prepared.current is not None
+            batch, n_planes = x.shape[0], prepared.plane_weight.shape[0]
+            per_plane = self._read(prepared.current, prepared.spread, n_planes * batch)
+            per_plane = per_plane.reshape(n_planes, batch, self.out_features, -1)
+            output = torch.einsum("pbol,pb->bol", per_plane, prepared.plane_weight).reshape(
+                prepared.out_shape
+            )
+            if self.bias is not None:
+                output = output + self.bias.view(1, -1, 1, 1)
+            if (
+                prepared.spread is None or self.hold_constant_inputs
+            ):  # a repeat reads (or holds) the same
+                prepared.output = output
+        return output if self.is_conv else output.reshape(x.shape[0], self.out_features)
+
+
+@dataclass
+class _Prepared:
+    """The part of one read that depends only on the input (reused over constant inputs)."""
+
+    source: torch.Tensor
+    version: int
+    counts: torch.Tensor
+    host: tuple[float, float, float]
+    plane_weight: torch.Tensor
+    out_shape: tuple[int, int, int, int]
+    current: torch.Tensor | None = None
+    spread: torch.Tensor | None = None
+    output: torch.Tensor | None = None

@@ -1,0 +1,179 @@
+"""Results of a mapping and of a replay, as frozen dataclasses with ``to_dict()``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from neuromorphic_sim.energy import LayerEvents
+
+ModelKind = Literal["snn", "ann"]
+
+
+def format_energy(joules: float) -> str:
+    """``1.23 µJ``-style text for an energy in joules."""
+    for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12)):
+        if abs(joules) >= scale:
+            return f"{joules / scale:.3g} {unit}"
+    return f"{joules / 1e-15:.3g} fJ"
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """How one layer sits on the arrays."""
+
+    name: str
+    """The layer's name in the model."""
+    kind: str
+    """``conv`` or ``linear``."""
+    input_rows: int
+    """K: weight-matrix rows (C_in·k·k or in_features)."""
+    output_features: int
+    """C_out or out_features."""
+    weight_slices: int
+    """Cells per weight per sign column (bit slicing)."""
+    physical_columns: int
+    """Columns used, data and reference."""
+    row_groups: int
+    """Row groups summed before the ADC (one crossbar's rows, or SpikeSim's k² crossbars)."""
+    crossbars: int
+    """Crossbars the layer occupies."""
+    utilisation: float
+    """Programmed cells / cells of the crossbars used."""
+    input_encoding: str
+    """How the layer's input drives the word lines."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MappingReport:
+    """Every layer's placement on the crossbars of one hardware configuration."""
+
+    hardware: str
+    """Name of the hardware configuration."""
+    rows: int
+    """Rows per crossbar."""
+    columns: int
+    """Columns per crossbar."""
+    layers: tuple[LayerMapping, ...]
+    """One entry per mapped layer, in network order."""
+
+    @property
+    def total_crossbars(self) -> int:
+        """Crossbars used by the whole network."""
+        return sum(layer.crossbars for layer in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return {**asdict(self), "total_crossbars": self.total_crossbars}
+
+    def to_table(self) -> str:
+        """A printable table."""
+        lines = [
+            f"Mapping on {self.hardware} ({self.rows}×{self.columns} crossbars)",
+            f"{'layer':<10}{'kind':<8}{'K×C_out':>12}{'slices':>8}{'columns':>9}"
+            f"{'xbars':>7}{'util':>7}  input",
+        ]
+        for layer in self.layers:
+            lines.append(
+                f"{layer.name:<10}{layer.kind:<8}{f'{layer.input_rows}×{layer.output_features}':>12}"
+                f"{layer.weight_slices:>8}{layer.physical_columns:>9}{layer.crossbars:>7}"
+                f"{layer.utilisation:>7.0%}  {layer.input_encoding}"
+            )
+        lines.append(f"total crossbars: {self.total_crossbars}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LayerEnergy:
+    """One layer's energy and events, per inference."""
+
+    name: str
+    """The layer's name in the model."""
+    energy_j: dict[str, float]
+    """Component → joules per inference."""
+    events: LayerEvents
+    """Counted events per inference."""
+
+    @property
+    def total_j(self) -> float:
+        """Joules per inference, all components."""
+        return sum(self.energy_j.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view."""
+        return {
+            "name": self.name,
+            "energy_j": dict(self.energy_j),
+            "total_j": self.total_j,
+            "events": self.events.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """Accuracy and energy of one network replayed on one crossbar configuration."""
+
+    model_kind: ModelKind
+    """``snn`` (converted spiking network) or ``ann`` (the original network)."""
+    hardware: str
+    """Name of the hardware configuration."""
+    accounting: str
+    """``device`` or ``spikesim`` (and its activity mode)."""
+    timesteps: int
+    """T (1 for an ANN)."""
+    samples: int
+    """Inferences replayed."""
+    accuracy: float
+    """Top-1 accuracy over the replayed samples, in [0, 1]."""
+    energy_per_inference_j: float
+    """Total energy per inference, joules (modelled, not measured)."""
+    breakdown: dict[str, float]
+    """Component → joules per inference, summed over layers."""
+    layers: tuple[LayerEnergy, ...]
+    """Per-layer energy and events."""
+    mapping: MappingReport
+    """Where the layers sit on the arrays."""
+    notes: tuple[str, ...] = ()
+    """Assumptions a reader needs (estimated figures, ideal parts, subsampling)."""
+
+    @property
+    def label(self) -> str:
+        """``SNN (T=32) on ReRAM 128×128``-style label."""
+        kind = f"SNN (T={self.timesteps})" if self.model_kind == "snn" else "ANN"
+        return f"{kind} on {self.hardware}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (JSON friendly)."""
+        return {
+            "model_kind": self.model_kind,
+            "hardware": self.hardware,
+            "accounting": self.accounting,
+            "timesteps": self.timesteps,
+            "samples": self.samples,
+            "accuracy": self.accuracy,
+            "energy_per_inference_j": self.energy_per_inference_j,
+            "energy_source": "estimated (crossbar energy model)",
+            "breakdown": dict(self.breakdown),
+            "layers": [layer.to_dict() for layer in self.layers],
+            "mapping": self.mapping.to_dict(),
+            "notes": list(self.notes),
+        }
+
+    def to_table(self) -> str:
+        """A printable summary: totals, then joules per component and per layer."""
+        lines = [
+            f"{self.label}: accuracy {self.accuracy:.2%} over {self.samples} samples, "
+            f"{format_energy(self.energy_per_inference_j)} per inference "
+            f"(modelled, {self.accounting})",
+        ]
+        for name, joules in sorted(self.breakdown.items(), key=lambda item: -item[1]):
+            share = joules / self.energy_per_inference_j if self.energy_per_inference_j else 0.0
+            lines.append(f"  {name:<14}{format_energy(joules):>12}  {share:6.1%}")
+        for layer in self.layers:
+            lines.append(f"  layer {layer.name:<8}{format_energy(layer.total_j):>12}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)

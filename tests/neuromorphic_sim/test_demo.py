@@ -1,0 +1,25 @@
+"""The crossbar stage of ``nature demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neuromorphic_sim import crossbar_stage
+
+from .conftest import Trained
+
+
+def test_crossbar_stage_draws_the_figure_and_says_what_it_subsampled(
+    trained: Trained, tmp_path: Path
+) -> None:
+    result = crossbar_stage(
+        trained.model, trained.splits, tmp_path, {"nature_energy_j": 1000.0}, max_samples=24
+    )
+    assert result.figure.png.exists() and result.figure.svg.exists()
+    assert result.samples_used == 24 and result.samples_available == len(trained.splits.test)
+    values = [point.value for point in result.sweep.points]
+    assert values == [2, 4, 8, 16]  # T/8 … T, the last one the SNN replay itself
+    assert result.sweep.points[-1].energy_per_inference_j == result.snn.energy_per_inference_j
+    table = result.to_table()
+    assert "subsample of 24" in table and "estimate" in table and str(result.figure.png) in table
+    assert result.to_dict()["digital"]["source"] == "estimated"
