@@ -153,11 +153,14 @@ def run_demo(
         print(text)
         result.stage_outputs.append(text)
         spiking_model = report.spiking_model
+        if report.chosen_timesteps is not None:  # replay at the smallest T that keeps accuracy
+            spiking_model.timesteps = report.chosen_timesteps
     if crossbar_stage and spiking_model is not None:
         from neuromorphic_sim.demo import crossbar_stage as run_crossbar_stage
 
         print("\n[3/3] replaying ANN and SNN on a memristor-crossbar model")
-        crossbar = run_crossbar_stage(spiking_model, splits, out, nature_summary=summary)
+        crossbar = run_crossbar_stage(spiking_model, splits, out, nature_summary=summary,
+                                      tensorboard=trainer.logger)
         text = crossbar.to_table()
         print(text)
         result.stage_outputs.append(text)

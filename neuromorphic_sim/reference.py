@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import torch
+from spiking.counting import ann_macs_per_layer
 from spiking.energy import HOROWITZ_45NM, HOROWITZ_SOURCE
 from torch import nn
 from tqdm.auto import tqdm
@@ -42,27 +43,12 @@ class DigitalReference:
 
 
 def count_macs(model: nn.Module, sample: torch.Tensor) -> int:
-    """Multiply-accumulates of the Conv2d and Linear layers for one sample like ``sample[0]``."""
-    total = 0
+    """Multiply-accumulates of every Conv/Linear layer for one sample shaped like ``sample[0]``.
 
-    def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        weight = module.weight
-        per_output = weight[0].numel() if isinstance(module, nn.Conv2d) else weight.shape[1]
-        total += int(output[0].numel()) * int(per_output)
-
-    handles = [
-        m.register_forward_hook(hook)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
-        with torch.no_grad():
-            model(sample[:1])
-    finally:
-        for handle in handles:
-            handle.remove()
-    return total
+    Counted as ``spiking`` counts them (real connections; products with zero padding are
+    not work), so the demo's conversion table and this figure agree.
+    """
+    return sum(ann_macs_per_layer(model, tuple(sample.shape[1:]), sample.device).values())
 
 
 def _accuracy(
