@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import uuid
 import warnings
@@ -26,9 +27,10 @@ from typing import Any, Literal
 from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
-from nature_callback.exceptions import NatureError, NatureWarning
+from nature_callback.exceptions import ConfigurationError, NatureError, NatureWarning
 from nature_callback.files import atomic_write_json
 from nature_callback.ledger import RunLedger
+from nature_callback.meters._validate import check_gpus
 from nature_callback.meters.base import DeviceEnergy, EnergyMeter
 from nature_callback.metric import (
     JOULES_PER_KWH,
@@ -51,6 +53,24 @@ Status = Literal["running", "completed", "crashed", "interrupted"]
 
 def _identity(values: list[float]) -> list[float]:
     return values
+
+
+def _check_gpus(gpus: str | list[int] | None) -> str | list[int] | None:
+    """Validate ``gpus`` at construction: its form, and that each index is a visible GPU."""
+    normalised = check_gpus(gpus, allow_none=True)
+    if isinstance(normalised, tuple):
+        import torch
+
+        visible = torch.cuda.device_count()
+        missing = [index for index in normalised if index >= visible]
+        if missing:
+            raise ConfigurationError(
+                f"gpus={gpus!r} is invalid: this process sees {visible} GPU(s) "
+                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}), so "
+                f"{missing} do not exist. Pass visible indices, \"visible\" or None."
+            )
+        return list(normalised)
+    return normalised
 
 
 class NatureTracker:
@@ -96,7 +116,7 @@ class NatureTracker:
         self.rank = 0
         """Global rank of this process (0 outside distributed runs)."""
         self._meter_override = meter
-        self._gpus = gpus
+        self._gpus = _check_gpus(gpus)
         self._node_level = node_level
         self._meter: EnergyMeter | None = None
         self._monitor: CarbonMonitor | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nature_callback import NatureTracker
-from nature_callback.exceptions import NatureError
+from nature_callback.exceptions import ConfigurationError, NatureError
 from tests.nature_callback.conftest import POWER_W
 from tests.nature_callback.powercap import LivePowercap
 
@@ -103,3 +103,16 @@ def test_misuse_of_windows_raises_clearly(tmp_path: Path, powercap: LivePowercap
         with pytest.raises(NatureError, match="twice"):
             tracker.start_epoch()
         tracker.end_epoch()
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"gpus": [-1]}, "gpus"),
+    ({"gpus": [99]}, "gpus"),
+    ({"gpus": "all"}, "gpus"),
+    ({"carbon": "XX"}, "XX"),
+    ({"planned_epochs": 0}, "planned_epochs"),
+    ({"project": ""}, "project"),
+])
+def test_invalid_tracker_parameters_raise_at_construction(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        NatureTracker(**kwargs)  # type: ignore[arg-type]

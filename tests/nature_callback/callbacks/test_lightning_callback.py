@@ -368,6 +368,7 @@ def test_forecast_projects_max_epochs_from_the_first_epoch(tmp_path: Path, power
         ({"sample_interval_s": 0.0}, "sample_interval_s"),
         ({"carbon": -20.0}, "g_per_kwh"),
         ({"carbon": object()}, "carbon"),
+        ({"carbon": "XX"}, "XX"),
     ],
 )
 def test_invalid_parameters_raise_at_construction(kwargs: dict[str, Any], name: str) -> None:
