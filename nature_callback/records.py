@@ -10,7 +10,15 @@ from nature_callback.metric import EpochTerms
 METRIC_PREFIX = "nature/"
 
 KINDS = ("gpu", "cpu", "dram", "other")
+
+TOTAL_METRICS = tuple(METRIC_PREFIX + name for name in (
+    "energy_j", "co2e_kg", "nature_energy_j", "nature_co2e_kg", "forecast_co2e_kg"))
+"""The run's totals: what ``ModelCheckpoint`` / ``EarlyStopping`` would monitor."""
 """Device kinds summed separately (per-kind power is logged beside E)."""
+
+
+def _prefixed(values: dict[str, float]) -> dict[str, float]:
+    return {METRIC_PREFIX + name: float(value) for name, value in values.items()}
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,8 @@ class EpochRecord:
     """The provider labels the intensity as estimated (or it is an annual average)."""
 
     def metrics(self) -> dict[str, float]:
-        """The values logged under ``nature/`` (names as in docs/nature.md)."""
+        """The terms of docs/nature.md, named ``nature/<name>``: what the callback logs through
+        ``LightningModule.log`` (so checkpoint and early-stopping callbacks can monitor them)."""
         terms = self.terms
         values: dict[str, float] = {
             "epoch_time_s": terms.epoch_time_s,
@@ -60,13 +69,20 @@ class EpochRecord:
         }
         if self.forecast_co2e_kg is not None:
             values["forecast_co2e_kg"] = self.forecast_co2e_kg
-        values["carbon_is_stale"] = float(self.carbon_is_stale)
-        values["carbon_is_estimated"] = float(self.carbon_is_estimated)
+        return _prefixed(values)
+
+    def detail_metrics(self) -> dict[str, float]:
+        """Figures beside the terms: power per device kind and per device, and the carbon
+        value's flags. The callback sends these straight to the loggers."""
+        values: dict[str, float] = {
+            "carbon_is_stale": float(self.carbon_is_stale),
+            "carbon_is_estimated": float(self.carbon_is_estimated),
+        }
         for kind, power_w in self.power_by_kind_w.items():
             values[f"{kind}_power_w"] = power_w
         for device, power_w in self.power_by_device_w.items():
             values[f"{device}_power_w"] = power_w
-        return {METRIC_PREFIX + name: float(value) for name, value in values.items()}
+        return _prefixed(values)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from nature_callback.background import LatestValueWriter
 from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
@@ -128,6 +129,8 @@ class NatureTracker:
         self._last_intensity: CarbonIntensity | None = None
         # history (what a checkpoint carries)
         self.records: list[EpochRecord] = []
+        self._dict_cache: dict[int, tuple[EpochRecord, dict[str, Any]]] = {}
+        self._writer: LatestValueWriter[RunSummary] = LatestValueWriter(self._persist)
         self.a_hw_j = 0.0
         """Hardware energy metered outside epoch windows (before PUE and grid loss)."""
         self.a_hw_g = 0.0
@@ -386,7 +389,7 @@ class NatureTracker:
             estimated=any(d.source == "estimated" for d in self._devices.values())
             or any(r.estimated for r in self.records),
             rank_local=rank_local,
-            epoch_records=[r.to_dict() for r in self.records],
+            epoch_records=self._record_dicts(),
         )
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -408,28 +411,48 @@ class NatureTracker:
             params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
         return params
 
+    def _record_dicts(self) -> list[dict[str, Any]]:
+        """``to_dict()`` of every record, each converted once (records are frozen)."""
+        dicts = []
+        for record in self.records:
+            cached = self._dict_cache.get(id(record))
+            if cached is None or cached[0] is not record:
+                cached = self._dict_cache[id(record)] = (record, record.to_dict())
+            dicts.append(cached[1])
+        return dicts
+
     @property
     def summary_path(self) -> Path:
         """Where the JSON summary is written."""
         return (self.config.output_dir or Path.cwd()) / SUMMARY_FILENAME
 
     def _write_summary(self, status: Status, rank_local: bool = False) -> RunSummary:
+        """Record the run: in the background while it runs, synchronously at its end."""
         summary = self.summary(status, rank_local=rank_local)
         if not self.is_writer and not rank_local:
             return summary
+        if status == "running":
+            self._writer.submit(summary)
+        else:
+            self._writer.close()  # the final record must not be overtaken by an older one
+            self._persist(summary)
+        return summary
+
+    def _persist(self, summary: RunSummary) -> None:
+        """Write the JSON record (atomically) and the ledger row."""
         path = self.summary_path
-        if rank_local and self.is_distributed:
+        if summary.rank_local and self.is_distributed:
             path = path.with_name(f"nature_summary.rank{self.rank}.json")
         atomic_write_json(path, summary.to_dict())
         if self._ledger is not None:
             try:
                 self._ledger.update(
-                    self.run_id, status=status, epochs=summary.epochs, energy_j=summary.energy_j,
-                    co2e_kg=summary.co2e_kg, summary=None, ended=status != "running",
+                    self.run_id, status=summary.status, epochs=summary.epochs,
+                    energy_j=summary.energy_j, co2e_kg=summary.co2e_kg, summary=None,
+                    ended=summary.status != "running",
                 )
             except NatureError as err:
-                warnings.warn(f"run ledger not updated: {err}", NatureWarning, stacklevel=3)
-        return summary
+                log.warning("run ledger not updated: %s", err)
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> RunSummary:
@@ -479,6 +502,7 @@ class NatureTracker:
 
     def _shutdown(self) -> None:
         self._stopped = True
+        self._writer.close()
         if self._meter is not None:
             try:
                 self._meter.stop()
@@ -507,7 +531,7 @@ class NatureTracker:
         state: dict[str, Any] = {
             "version": 1,
             "run_id": self.run_id,
-            "records": [r.to_dict() for r in self.records],
+            "records": self._record_dicts(),
             "a_hw_j": self.a_hw_j + self._pending_gap_j,
             "a_hw_g": self.a_hw_g + self._pending_gap_g,
             "open_epoch": None,

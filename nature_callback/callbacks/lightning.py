@@ -18,7 +18,8 @@ from typing_extensions import override
 from nature_callback._lightning import CallbackBase
 from nature_callback.carbon import CarbonProvider, resolve_provider
 from nature_callback.config import DEFAULT_PUE, NatureConfig
-from nature_callback.records import METRIC_PREFIX
+from nature_callback.exceptions import ConfigurationError
+from nature_callback.records import METRIC_PREFIX, TOTAL_METRICS
 from nature_callback.tracker import NatureTracker
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,11 @@ class NatureCallback(CallbackBase):
         sample_interval_s: power sampling period for GPUs without an energy counter.
         progress_bar: show NATURE (kg CO2e) in the progress bar.
         verbose: print a one-line summary at the end of fit (rank zero).
+        monitorable: which metrics go through ``LightningModule.log`` (and so can be monitored
+            by ``ModelCheckpoint``/``EarlyStopping``): ``"totals"`` (energy_j, co2e_kg,
+            nature_energy_j, nature_co2e_kg, forecast_co2e_kg) or ``"all"``. The others are
+            written straight to every logger: each ``log`` call costs about a millisecond of
+            Lightning's bookkeeping per epoch, which matters only for very short epochs.
     """
 
     def __init__(
@@ -59,6 +65,7 @@ class NatureCallback(CallbackBase):
         sample_interval_s: float = 0.1,
         progress_bar: bool = True,
         verbose: bool = True,
+        monitorable: Literal["totals", "all"] = "totals",
     ) -> None:
         self.config = NatureConfig(
             pue=pue, grid_loss=grid_loss, n_exp=n_exp, extra_energy_j=extra_energy_j,
@@ -67,6 +74,11 @@ class NatureCallback(CallbackBase):
             cpu_tdp_w=cpu_tdp_w, sample_interval_s=sample_interval_s,
         )
         self.provider = resolve_provider(carbon)
+        if monitorable not in ("totals", "all"):
+            raise ConfigurationError(
+                f"monitorable={monitorable!r} is invalid: pass \"totals\" or \"all\"."
+            )
+        self.monitorable = monitorable
         self.progress_bar = progress_bar
         self.verbose = verbose
         self.tracker: NatureTracker | None = None
@@ -121,12 +133,21 @@ class NatureCallback(CallbackBase):
             return
         record = self.tracker.end_epoch()
         metrics = record.metrics()
-        pl_module.log_dict(metrics, on_step=False, on_epoch=True, sync_dist=False)
+        monitored = metrics if self.monitorable == "all" else {
+            name: value for name, value in metrics.items() if name in TOTAL_METRICS}
+        # Values are already summed over ranks: identical everywhere, so no sync is needed.
+        pl_module.log_dict(monitored, on_step=False, on_epoch=True, sync_dist=False)
         if self.progress_bar:
             pl_module.log(
                 "CO2e_kg", metrics[PROGRESS_BAR_METRIC], on_step=False, on_epoch=True,
                 prog_bar=True, logger=False,
             )
+        if trainer.is_global_zero:
+            direct = {name: value for name, value in metrics.items() if name not in monitored}
+            direct.update(record.detail_metrics())
+            direct["epoch"] = float(trainer.current_epoch)
+            for logger in trainer.loggers:
+                logger.log_metrics(direct, step=trainer.global_step)
 
     # ------------------------------------------------------------------ end
     @override

@@ -387,3 +387,39 @@ def test_progress_bar_shows_nature(tmp_path: Path, powercap: LivePowercap) -> No
     assert trainer.progress_bar_metrics["CO2e_kg"] == pytest.approx(
         callback.tracker.records[0].nature_co2e_kg, rel=1e-6)
     assert math.isfinite(trainer.callback_metrics["nature/nature_co2e_kg"].item())
+
+
+def test_totals_can_be_monitored_by_checkpoint_and_early_stopping(
+    tmp_path: Path, powercap: LivePowercap
+) -> None:
+    namespace = LIGHTNING_NAMESPACES[0]
+    callback = make_callback(tmp_path, output_dir=tmp_path / "rec")
+    checkpoint = namespace.callbacks.ModelCheckpoint(
+        dirpath=str(tmp_path / "ckpt"), monitor="nature/nature_co2e_kg", mode="min",
+        save_on_train_epoch_end=True)
+    # a carbon budget of zero: EarlyStopping ends the run after the first epoch
+    budget = namespace.callbacks.EarlyStopping(
+        monitor="nature/nature_co2e_kg", mode="min", divergence_threshold=0.0,
+        check_on_train_epoch_end=True, patience=100)
+    trainer = make_trainer(namespace, tmp_path, callback, epochs=5, logger=False,
+                           enable_checkpointing=True, callbacks=[callback, checkpoint, budget])
+    trainer.fit(make_module(namespace), *loaders())
+    assert callback.tracker is not None
+    assert len(callback.tracker.records) == 1
+    first = callback.tracker.records[0]
+    assert checkpoint.best_model_score is not None
+    assert float(checkpoint.best_model_score) == pytest.approx(first.nature_co2e_kg, rel=1e-6)
+    assert "nature/power_w" not in trainer.callback_metrics  # totals only by default
+
+
+def test_monitorable_all_logs_every_term_through_the_module(
+    tmp_path: Path, powercap: LivePowercap
+) -> None:
+    namespace = LIGHTNING_NAMESPACES[0]
+    callback = make_callback(tmp_path, output_dir=tmp_path / "rec", monitorable="all")
+    trainer = make_trainer(namespace, tmp_path, callback, epochs=1, logger=False)
+    trainer.fit(make_module(namespace), *loaders())
+    for name in NAMES:
+        assert f"nature/{name}" in trainer.callback_metrics
+    with pytest.raises(ConfigurationError, match="monitorable"):
+        NatureCallback(monitorable="some")  # type: ignore[arg-type]

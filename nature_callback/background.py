@@ -1,0 +1,81 @@
+"""Write the latest snapshot of a record off the training thread.
+
+Each epoch produces a new snapshot of the run (JSON record, ledger row). Writing it
+costs milliseconds (serialisation, a file, an SQLite commit), so the tracker hands it
+to one background thread instead; only the newest pending snapshot is written, older
+ones are superseded. ``close()`` writes what is pending and joins the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class LatestValueWriter(Generic[T]):
+    """Calls ``write(snapshot)`` in a background thread for the newest submitted snapshot."""
+
+    def __init__(self, write: Callable[[T], None], name: str = "nature-record-writer") -> None:
+        self._write = write
+        self._name = name
+        self._condition = threading.Condition()
+        self._pending: T | None = None
+        self._has_pending = False
+        self._busy = False
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._warned = False
+
+    def submit(self, snapshot: T) -> None:
+        """Queue ``snapshot``, replacing any snapshot not yet written; returns at once."""
+        with self._condition:
+            if self._closing:
+                raise RuntimeError("LatestValueWriter.submit() after close()")
+            self._pending, self._has_pending = snapshot, True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._condition.notify_all()
+
+    def flush(self) -> None:
+        """Block until every submitted snapshot has been written (or superseded)."""
+        with self._condition:
+            while self._thread is not None and (self._has_pending or self._busy):
+                self._condition.wait()
+
+    def close(self) -> None:
+        """Write what is pending, stop the thread and join it; idempotent."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._has_pending and not self._closing:
+                    self._condition.wait()
+                if not self._has_pending:  # closing with nothing left to write
+                    self._thread = None
+                    self._condition.notify_all()
+                    return
+                snapshot, self._pending, self._has_pending = self._pending, None, False
+                self._busy = True
+            try:
+                self._write(snapshot)  # type: ignore[arg-type]
+            except Exception as err:  # noqa: BLE001 - a failed write must not kill the writer
+                if not self._warned:
+                    log.warning("could not write the energy record: %s", err)
+                    self._warned = True
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()

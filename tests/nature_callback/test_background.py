@@ -1,0 +1,62 @@
+"""LatestValueWriter: newest snapshot wins, nothing is lost at close, no thread is left."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from nature_callback.background import LatestValueWriter
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "nature-record-writer"]
+
+
+def test_the_last_snapshot_is_written_and_the_thread_joined() -> None:
+    written: list[int] = []
+
+    def slow_write(value: int) -> None:
+        time.sleep(0.01)
+        written.append(value)
+
+    writer: LatestValueWriter[int] = LatestValueWriter(slow_write)
+    for value in range(50):
+        writer.submit(value)
+    writer.close()
+    assert written[-1] == 49
+    assert written == sorted(written)  # never an older snapshot after a newer one
+    assert len(written) < 50  # superseded snapshots were skipped
+    assert writer_threads() == []
+
+
+def test_flush_waits_for_the_pending_write() -> None:
+    written: list[str] = []
+    writer: LatestValueWriter[str] = LatestValueWriter(lambda v: (time.sleep(0.05), written.append(v)))
+    writer.submit("a")
+    writer.flush()
+    assert written == ["a"]
+    writer.close()
+    with pytest.raises(RuntimeError, match="after close"):
+        writer.submit("b")
+
+
+def test_a_failing_write_is_logged_and_later_snapshots_still_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    written: list[int] = []
+
+    def write(value: int) -> None:
+        if value == 0:
+            raise OSError("disk full")
+        written.append(value)
+
+    writer: LatestValueWriter[int] = LatestValueWriter(write)
+    writer.submit(0)
+    writer.flush()
+    writer.submit(1)
+    writer.close()
+    assert written == [1]
+    assert "disk full" in caplog.text
+    assert writer_threads() == []
