@@ -69,3 +69,12 @@ def test_lightning_mnist_example_runs_offline_with_fake_data(tmp_path: Path) -> 
     _run_example([str(repo_root() / "examples" / "lightning_mnist.py"), "--fake-data",
                   "--epochs", "1", "--out", str(tmp_path / "logs"), "--country", "GB"], tmp_path)
     assert list((tmp_path / "logs").rglob("nature_summary.json"))
+
+
+@pytest.mark.slow
+def test_crossbar_figure_example_runs_as_written(tmp_path: Path) -> None:
+    out = _run_example([str(repo_root() / "examples" / "crossbar_figure.py"), "--epochs", "2",
+                        "--samples", "16", "--out", str(tmp_path / "out")], tmp_path)
+    assert "figure:" in out
+    assert (tmp_path / "out" / "crossbar_side_by_side.png").stat().st_size > 10_000
+    assert (tmp_path / "out" / "crossbar_side_by_side.svg").exists()
