@@ -92,8 +92,10 @@ class NatureCallback(CallbackBase):
     # ------------------------------------------------------------------ set-up
     @override
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage != "fit" or self.tracker is not None:
+        if stage != "fit" or (self.tracker is not None and self.tracker.status == "running"):
             return
+        if self.tracker is not None:  # a second fit() with this callback continues the totals
+            self._pending_state = self.tracker.state_dict()
         tracker = NatureTracker(
             **{key: value for key, value in self.config.to_dict().items()
                if key not in ("output_dir", "planned_epochs")},

@@ -423,3 +423,19 @@ def test_monitorable_all_logs_every_term_through_the_module(
         assert f"nature/{name}" in trainer.callback_metrics
     with pytest.raises(ConfigurationError, match="monitorable"):
         NatureCallback(monitorable="some")  # type: ignore[arg-type]
+
+
+def test_a_second_fit_with_the_same_callback_continues_the_totals(
+    tmp_path: Path, powercap: LivePowercap
+) -> None:
+    namespace = LIGHTNING_NAMESPACES[0]
+    callback = make_callback(tmp_path, output_dir=tmp_path / "rec")
+    module = make_module(namespace)
+    make_trainer(namespace, tmp_path, callback, epochs=1, logger=False).fit(module, *loaders())
+    assert callback.tracker is not None
+    first_energy_j = callback.tracker.energy_j
+    make_trainer(namespace, tmp_path, callback, epochs=2, logger=False).fit(module, *loaders())
+    records = callback.tracker.records
+    assert [r.terms.epoch for r in records] == [0, 1, 2]  # 1 epoch, then 2 more
+    assert callback.tracker.energy_j > first_energy_j
+    assert all(r.terms.power_w == pytest.approx(POWER_W, rel=0.15) for r in records)
