@@ -7,7 +7,9 @@ set is run for T steps, interleaved (A B A B ...) so machine noise hits every va
 * ``replay, static``: replay with energy accounting and the static non-idealities of the ReRAM
   preset (quantised 2-bit cells, 8-bit weights bit-sliced, variation), ideal ADC, no read noise;
 * ``replay, full``: the ReRAM preset as shipped: also the 8-bit ADC on every column and
-  cycle-to-cycle read noise on every read (every column current of every bit plane resolved);
+  cycle-to-cycle read noise on every read (every column current of every bit plane resolved;
+  the constant pixel input's repeated reads use the exact split sampler of
+  ``neuromorphic_sim.adc_sampling``);
 * ``replay, full + hold``: the same, the constant-input first layer read once per inference.
 
 Each replay is timed from the built crossbar network (mapping is a one-off, timed separately).

@@ -8,8 +8,10 @@ Per forward pass (one time step of a batch) the layer
    drive (one small convolution with the group masks and the row conductance sums);
 3. computes its output. With an ideal ADC and no read noise the column currents need not
    be resolved: the output is the convolution with the *effective* weights decoded from the
-   non-ideal conductances. Otherwise every column current of every group is computed
-   (unfold + batched matmul), read noise added, quantised by the ADC, and decoded digitally.
+   non-ideal conductances. Otherwise every column current of every group is read, noise
+   added, quantised by the ADC and decoded digitally (:mod:`neuromorphic_sim.column_read`);
+   repeated reads of a constant input reuse the noise-free read and draw noise only where
+   it can change a code (:mod:`neuromorphic_sim.adc_sampling`).
 
 Counters stay on the layer's device until :meth:`CrossbarLayer.events` reads them.
 """
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuromorphic_sim.column_read import ColumnReader, RepeatedRead
 from neuromorphic_sim.config import HardwareConfig
 from neuromorphic_sim.encoding import InputEncoding
 from neuromorphic_sim.energy import LayerEvents, LayerGeometry
@@ -134,24 +137,7 @@ class CrossbarLayer(nn.Module):
             None if module.bias is None else module.bias.detach().to("cpu", torch.float32).clone()
         )
         self.register_buffer("bias", bias)
-        self.register_buffer("conductance", self.mapped.conductance_s.to(torch.float32))
-        adc_bits = hw.periphery.adc_bits
-        self.adc_levels = None if adc_bits is None else 2**adc_bits - 1
-        # ADC full scale per group: every programmed row of the group at g_max (× the fraction).
-        rows_used = (matrix.shape[1] - torch.arange(groups) * self.mapped.group_rows).clamp(
-            max=self.mapped.group_rows
-        )
-        full_scale = hw.periphery.adc_full_scale_fraction * rows_used.double() * hw.device.g_max_s
-        step = (
-            torch.ones(groups, dtype=torch.float64)
-            if self.adc_levels is None
-            else full_scale / self.adc_levels
-        )
-        self.register_buffer("inverse_step", (1.0 / step).to(torch.float32).view(groups, 1, 1))
-        decode = self.mapped.decode.unsqueeze(0) * step.view(
-            groups, 1, 1
-        )  # (groups, columns, C_out)
-        self.register_buffer("decode", decode.to(torch.float32))
+        self.reader = ColumnReader(self.mapped, hw, seed + 1)
         rows = matrix.shape[1]
         group_of_row = torch.arange(rows) // self.mapped.group_rows
         masks = F.one_hot(group_of_row, groups).T.to(torch.float32)  # (groups, K)
@@ -161,10 +147,8 @@ class CrossbarLayer(nn.Module):
             "stats_weight", stats.reshape(groups + 1, self.in_channels, *self.kernel_size)
         )
 
-        self.read_noise = hw.device.c2c_read_noise
         self.hold_constant_inputs = hw.periphery.hold_constant_inputs
-        self.resolve_columns = self.adc_levels is not None or self.read_noise > 0
-        self._noise_generator: torch.Generator | None = None
+        self.resolve_columns = hw.periphery.adc_bits is not None or self.reader.read_noise > 0
         self._cache: _Prepared | None = None
         self.register_buffer("_counts", torch.zeros(4, dtype=torch.float64), persistent=False)
         self._host_counts = [0.0, 0.0, 0.0]
@@ -201,72 +185,16 @@ class CrossbarLayer(nn.Module):
     ) -> torch.Tensor:
         return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
 
-    def _noise_source(self, device: torch.device) -> torch.Generator:
-        if self._noise_generator is None or self._noise_generator.device != device:
-            self._noise_generator = torch.Generator(device=device).manual_seed(self.seed + 1)
-        return self._noise_generator
-
-    def _group_matmul(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """(N, K) inputs × per-group (groups, group_rows, W) weights → (groups, N, W), without
-        multiplying the padding rows of a partly filled last group."""
-        rows, group_rows = x.shape[1], self.mapped.group_rows
-        full = rows // group_rows
-        out = torch.empty(self.groups, x.shape[0], weights.shape[2], device=x.device, dtype=x.dtype)
-        if full:
-            grouped = (
-                x[:, : full * group_rows].reshape(x.shape[0], full, group_rows).transpose(0, 1)
-            )
-            torch.bmm(grouped, weights[:full], out=out[:full])
-        if rows > full * group_rows:
-            torch.mm(
-                x[:, full * group_rows :], weights[full, : rows - full * group_rows], out=out[full]
-            )
-        return out
-
-    def _column_currents(
-        self, planes: torch.Tensor, amplitude: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Every column current of every group, (groups, PB·L, columns), and the σ of its
-        read noise (None without noise): σ² = c2c²·Σ_rows (x·G)² for independent cells.
-        Both in ADC steps (the step is folded into ``decode``)."""
-        unfolded = F.unfold(planes, self.kernel_size, self.dilation, self.padding, self.stride)
-        x = unfolded.transpose(1, 2).reshape(-1, unfolded.shape[1])
-        columns = self.conductance.shape[2]
-        if self.read_noise > 0 and not amplitude:  # bits: x² = x, one matmul for both
-            both = self._group_matmul(
-                x, torch.cat([self.conductance, self.conductance.square()], dim=2)
-            )
-            current, variance = both[..., :columns], both[..., columns:]
-        else:
-            current = self._group_matmul(x, self.conductance)
-            variance = (
-                self._group_matmul(x.square(), self.conductance.square())
-                if self.read_noise > 0
-                else None
-            )
-        current = current * self.inverse_step
-        spread = (
-            None
-            if variance is None
-            else variance.clamp_(min=0).sqrt_().mul_(self.inverse_step * self.read_noise)
+    def _combine_planes(self, decoded: torch.Tensor, prepared: _Prepared) -> torch.Tensor:
+        """Decoded outputs of every plane (P·B·L, C_out) → the layer output (B, C_out, H, W):
+        planes weighted and summed, bias added."""
+        n_planes, batch = prepared.plane_weight.shape
+        per_plane = decoded.view(n_planes * batch, -1, self.out_features).transpose(1, 2)
+        per_plane = per_plane.reshape(n_planes, batch, self.out_features, -1)
+        output = torch.einsum("pbol,pb->bol", per_plane, prepared.plane_weight).reshape(
+            prepared.out_shape
         )
-        return current, spread
-
-    def _read(self, current: torch.Tensor, spread: torch.Tensor | None, flat: int) -> torch.Tensor:
-        """Add read noise, convert with the ADC, decode digitally: (PB, C_out, L)."""
-        if spread is not None:
-            noise = torch.randn(
-                current.shape,
-                generator=self._noise_source(current.device),
-                device=current.device,
-                dtype=current.dtype,
-            )
-            current = torch.addcmul(current, spread, noise)
-        if self.adc_levels is not None:
-            current = current.round() if spread is None else current.round_()
-            current.clamp_(0, self.adc_levels)
-        outputs = torch.bmm(current, self.decode).sum(dim=0)  # (PB·L, C_out)
-        return outputs.view(flat, -1, self.out_features).transpose(1, 2)
+        return output if self.bias is None else output + self.bias.view(1, -1, 1, 1)
 
     def _prepare(self, x: torch.Tensor) -> _Prepared:
         """Encode ``x``, count its events and do the deterministic part of the read."""
@@ -299,22 +227,38 @@ class CrossbarLayer(nn.Module):
             x, x._version, counts.to(torch.float64), host, encoded.plane_weight, out_shape
         )
         if self.resolve_columns:
-            prepared.current, prepared.spread = self._column_currents(planes, encoded.amplitude)
+            unfolded = F.unfold(planes, self.kernel_size, self.dilation, self.padding, self.stride)
+            prepared.rows = unfolded.transpose(1, 2).reshape(-1, unfolded.shape[1])
+            if self.reader.read_noise == 0:  # deterministic: read once, reuse
+                prepared.output = self._combine_planes(
+                    self.reader.read_once(prepared.rows), prepared
+                )
         elif self.is_conv:
             prepared.output = self._conv(encoded.reconstructed, self.weight_fast, self.bias)
         else:  # the same kernel as nn.Linear, so an ideal array reproduces it bit for bit
             prepared.output = F.linear(
                 encoded.reconstructed.flatten(1), self.weight_fast.flatten(1), self.bias
-            )
+            ).reshape(out_shape)
         return prepared
+
+    def _noisy_read(self, prepared: _Prepared, repeated: bool) -> torch.Tensor:
+        """Decoded outputs (P·B·L, C_out) of one read with fresh read noise. The first read of
+        an input draws noise per conversion; repeats of it with an ADC split the conversions
+        once and then draw only where noise can change a code."""
+        assert prepared.rows is not None
+        if not repeated or self.reader.adc_levels is None:
+            return self.reader.read_once(prepared.rows)
+        if prepared.repeated is None:
+            prepared.repeated = self.reader.split(prepared.rows)
+        return self.reader.read_again(prepared.repeated)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One read of the arrays for the batch ``x``; counts events and returns the output.
 
         When ``x`` is the very tensor of the previous call (a constant input over time
-        steps), its encoding, counts and noiseless currents are reused; read noise and the
-        ADC are applied afresh on every read, unless ``hold_constant_inputs`` holds the first
-        read's output (and charges it once).
+        steps), its encoding, counts and noise-free reads are reused; read noise is drawn
+        afresh on every read, unless ``hold_constant_inputs`` holds the first read's output
+        (and charges it once).
         """
         prepared = self._cache
         repeated = prepared is not None and prepared.source is x and prepared.version == x._version
@@ -322,30 +266,14 @@ class CrossbarLayer(nn.Module):
             prepared = self._prepare(x)
             self._cache = prepared
         assert prepared is not None
-        if repeated and self.hold_constant_inputs and prepared.output is not None:
-            return (
-                prepared.output
-                if self.is_conv
-                else prepared.output.reshape(x.shape[0], self.out_features)
-            )
-        self._counts += prepared.counts
-        for index, value in enumerate(prepared.host):
-            self._host_counts[index] += value
-        if prepared.output is not None:
-            output = prepared.output
-        else:
-            assert prepared.current is not None
-            batch, n_planes = x.shape[0], prepared.plane_weight.shape[0]
-            per_plane = self._read(prepared.current, prepared.spread, n_planes * batch)
-            per_plane = per_plane.reshape(n_planes, batch, self.out_features, -1)
-            output = torch.einsum("pbol,pb->bol", per_plane, prepared.plane_weight).reshape(
-                prepared.out_shape
-            )
-            if self.bias is not None:
-                output = output + self.bias.view(1, -1, 1, 1)
-            if (
-                prepared.spread is None or self.hold_constant_inputs
-            ):  # a repeat reads (or holds) the same
+        if not (repeated and self.hold_constant_inputs and prepared.output is not None):
+            self._counts += prepared.counts
+            for index, value in enumerate(prepared.host):
+                self._host_counts[index] += value
+        output = prepared.output
+        if output is None:
+            output = self._combine_planes(self._noisy_read(prepared, repeated), prepared)
+            if self.hold_constant_inputs:  # a repeat holds this read
                 prepared.output = output
         return output if self.is_conv else output.reshape(x.shape[0], self.out_features)
 
@@ -360,6 +288,9 @@ class _Prepared:
     host: tuple[float, float, float]
     plane_weight: torch.Tensor
     out_shape: tuple[int, int, int, int]
-    current: torch.Tensor | None = None
-    spread: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    """Unfolded word-line inputs of every plane, (P·B·L, K), where columns are resolved."""
+    repeated: RepeatedRead | None = None
+    """Split conversions for repeated noisy reads (built at the first repeat)."""
     output: torch.Tensor | None = None
+    """The layer output, where it is deterministic (or held)."""

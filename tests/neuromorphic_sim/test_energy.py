@@ -77,3 +77,65 @@ def test_spikesim_pe_cycle_energy_for_a_3x3_kernel() -> None:
     assert sum(components.values()) == pytest.approx(828.49, abs=0.01)
     assert components["adc"] == pytest.approx(64 * 2.03084)
     assert components["crossbar"] == pytest.approx(8 * 9 * 1.76423)
+
+
+def test_read_noise_and_the_adc_change_no_counted_event() -> None:
+    # The hand-counted read of test_energy_of_one_read_counted_by_hand, now with an 8-bit ADC
+    # and read noise, repeated three times on the same input (the repeated-read sampler):
+    # three times the same events, whatever the noise drew.
+    hw = _tiny_hardware()
+    noisy = hw.with_parameter("adc_bits", 8).with_parameter("c2c_read_noise", 0.05)
+    layer = _tiny_network(noisy).layers["0"]
+    x = torch.tensor([[1.0, 0.0, 1.0]])
+    with torch.no_grad():
+        for _ in range(3):
+            layer(x)
+    events = layer.events()
+    g, delta = hw.device.g_min_s, hw.device.g_max_s - hw.device.g_min_s
+    assert events.active_row_reads == 6 and events.active_group_reads == 3
+    assert events.conductance_read_s == pytest.approx(3 * (4 * g + 0.75 * delta), rel=1e-6)
+    assert events.output_updates == 3 and events.input_bits == 9
+
+
+# Counted by the replay before its read path was rewritten (commit db57564) for the layer and
+# input below, ReRAM preset, five reads of the same input: the rewrite must not change them.
+_PREVIOUS_EVENTS = {
+    "active_row_reads": 50820.0,
+    "active_group_reads": 15535.0,
+    "conductance_read_s": 23.58602285385132,
+    "driver_pulses": 50820.0,
+    "dac_conversions": 0.0,
+    "dense_group_reads": 20480.0,
+    "output_updates": 10240.0,
+    "input_bits": 20480.0,
+}
+_PREVIOUS_ENERGY_J = {
+    "cell_read": 2.3586022853851322e-09,
+    "adc": 7.7675e-07,
+    "column_mux": 4.68510744e-08,
+    "input_driver": 1.9819799999999997e-08,
+    "neuron": 2.048e-09,
+    "accumulate": 4.9712e-08,
+    "buffer": 2.88e-08,
+    "interconnect": 1.8432e-08,
+}
+
+
+def test_events_and_joules_equal_the_previous_replay() -> None:
+    from nature_callback.digits import load_digits_splits
+
+    conv = nn.Conv2d(1, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.linspace(-1.0, 1.0, 36).view(4, 1, 3, 3))
+        conv.bias.zero_()
+    layer = build_crossbar_network(nn.Sequential(conv), presets.RERAM).layers["0"]
+    x = load_digits_splits().test.tensors[0][:8].clone()
+    with torch.no_grad():
+        for _ in range(5):
+            layer(x)
+    events = layer.events()
+    # rel 1e-6: float32 conductance sums may round differently elsewhere; one read more or less
+    # changes a count by 2e-5 or more.
+    assert events.to_dict() == pytest.approx(_PREVIOUS_EVENTS, rel=1e-6)
+    energy = device_energy_j(events, layer.geometry, presets.RERAM)
+    assert energy == pytest.approx(_PREVIOUS_ENERGY_J, rel=1e-6)
