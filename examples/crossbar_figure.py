@@ -19,7 +19,7 @@ from pathlib import Path
 import spiking
 from nature_callback import NatureCallback
 from nature_callback._lightning import pl
-from nature_callback.demo import DigitsClassifier
+from nature_callback.demo import train_stage
 from nature_callback.digits import load_digits_splits
 from neuromorphic_sim import digital_reference, map_model, presets, replay, side_by_side, sweep
 
@@ -48,24 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     pl.seed_everything(0, verbose=False)
     out = Path(args.out)
     splits = load_digits_splits()
-    train_loader, val_loader, test_loader = splits.loaders(batch_size=64)
+    train_loader, _, test_loader = splits.loaders(batch_size=64)
 
     nature = NatureCallback(
         pue=1.0, output_dir=str(out), ledger_path=False, verbose=False, progress_bar=False
     )
-    trainer = pl.Trainer(
-        max_epochs=args.epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=pl.loggers.TensorBoardLogger(str(out), name="digits"),
-        callbacks=[nature],
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        log_every_n_steps=5,
-    )
-    module = DigitsClassifier()
-    trainer.fit(module, train_loader, val_loader)
+    module, trainer = train_stage(splits, out, args.epochs, nature)
     summary = nature.tracker.summary().to_dict() if nature.tracker is not None else None
 
     model = spiking.convert(module.model, train_loader, timesteps=args.timesteps)
