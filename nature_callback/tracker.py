@@ -35,6 +35,7 @@ from nature_callback.meters._validate import check_gpus
 from nature_callback.meters.base import DeviceEnergy, EnergyMeter
 from nature_callback.metric import (
     JOULES_PER_KWH,
+    EpochTerms,
     co2e_g,
     epoch_terms,
     forecast_co2e_kg,
@@ -137,7 +138,7 @@ class NatureTracker:
         """Carbon of that hardware energy at the intensity of its time (before scaling)."""
         # live windows
         self._last_reading: dict[str, DeviceEnergy] = {}
-        self._devices: dict[str, DeviceEnergy] = {}
+        """The latest reading of every device: the boundary of the open window."""
         self._pending_gap_j = 0.0
         self._pending_gap_g = 0.0
         self._epoch_start_s: float | None = None
@@ -164,7 +165,6 @@ class NatureTracker:
         self._open_ledger()
         self._last_reading = {reading.device: reading for reading in self._meter.read()}
         self._boundary_wall_s = time.time()
-        self._devices = dict(self._last_reading)
         self._started = True
         self._stopped = False
         self.status = "running"
@@ -216,7 +216,6 @@ class NatureTracker:
             before_j = previous.energy_j if previous else 0.0
             deltas[reading.device] = max(reading.energy_j - before_j, 0.0)
             self._last_reading[reading.device] = reading
-            self._devices[reading.device] = reading
         return deltas
 
     def _intensity_between(self, start_wall_s: float, end_wall_s: float) -> CarbonIntensity:
@@ -259,7 +258,7 @@ class NatureTracker:
         deltas = self._take_delta()
         self._boundary_wall_s = time.time()
         by_kind = self._sum_by_kind(deltas)
-        estimated_devices = sum(1 for d in self._devices.values() if d.source == "estimated")
+        estimated_devices = sum(1 for d in self._last_reading.values() if d.source == "estimated")
         vector = [*(by_kind[k] for k in KINDS), self._pending_gap_j, self._pending_gap_g,
                   float(estimated_devices)]
         reduced = self.reduce(vector)
@@ -303,24 +302,24 @@ class NatureTracker:
             self.end_epoch()
 
     def _has_kind(self, kind: str) -> bool:
-        return any(d.kind == kind for d in self._devices.values())
+        return any(d.kind == kind for d in self._last_reading.values())
 
     def _sum_by_kind(self, deltas: dict[str, float]) -> dict[str, float]:
         by_kind = {kind: 0.0 for kind in KINDS}
         for device, energy_j in deltas.items():
-            kind = self._devices[device].kind if device in self._devices else "other"
+            kind = self._last_reading[device].kind if device in self._last_reading else "other"
             by_kind[kind if kind in by_kind else "other"] += energy_j
         return by_kind
 
-    def _record(self, terms: Any, **extra: Any) -> EpochRecord:
-        records = [*self.records]
-        energy_j = self.a_energy_j + terms.epoch_energy_j + sum(r.terms.epoch_energy_j for r in records)
-        co2e_kg = (self.a_co2e_g + terms.epoch_co2e_g + sum(r.terms.epoch_co2e_g for r in records)) / 1000
+    def _record(self, terms: EpochTerms, **extra: Any) -> EpochRecord:
+        """An epoch's record: its terms and the run's totals once it is added."""
+        energy_j = self.energy_j + terms.epoch_energy_j
+        co2e_kg = self.co2e_kg + terms.epoch_co2e_g / 1000.0
         forecast = None
         if self.config.planned_epochs is not None:
             forecast = forecast_co2e_kg(
                 co2e_kg_so_far=co2e_kg,
-                epoch_co2e_g=[r.terms.epoch_co2e_g for r in records] + [terms.epoch_co2e_g],
+                epoch_co2e_g=[r.terms.epoch_co2e_g for r in self.records] + [terms.epoch_co2e_g],
                 planned_epochs=self.config.planned_epochs,
                 n_exp=self.n_exp,
             )
@@ -384,9 +383,9 @@ class NatureTracker:
             meters=[
                 {"device": d.device, "kind": d.kind, "description": d.description,
                  "source": d.source, "ok": d.ok}
-                for d in self._devices.values()
+                for d in self._last_reading.values()
             ],
-            estimated=any(d.source == "estimated" for d in self._devices.values())
+            estimated=any(d.source == "estimated" for d in self._last_reading.values())
             or any(r.estimated for r in self.records),
             rank_local=rank_local,
             epoch_records=self._record_dicts(),
@@ -407,7 +406,7 @@ class NatureTracker:
         }
         for key, value in self.provider.describe().items():
             params[f"nature/carbon/{key}"] = value if value is not None else ""
-        for device in self._devices.values():
+        for device in self._last_reading.values():
             params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
         return params
 
