@@ -461,11 +461,7 @@ class NatureTracker:
         try:
             if self._epoch_start_s is not None:
                 self.end_epoch()
-            self._add_gap(self._take_delta())
-            gap_j, gap_g = self.reduce([self._pending_gap_j, self._pending_gap_g])
-            self._pending_gap_j = self._pending_gap_g = 0.0
-            self.a_hw_j += gap_j
-            self.a_hw_g += gap_g
+            self._close_gap(self.reduce)
             self.status = "completed"
             return self._write_summary("completed")
         finally:
@@ -478,10 +474,7 @@ class NatureTracker:
             if self._started and not self._stopped:
                 if self._epoch_start_s is not None:
                     self._abort_open_epoch()
-                self._add_gap(self._take_delta())
-                self.a_hw_j += self._pending_gap_j
-                self.a_hw_g += self._pending_gap_g
-                self._pending_gap_j = self._pending_gap_g = 0.0
+                self._close_gap(_identity)
             self.status = status
             return self._write_summary(status, rank_local=self.is_distributed)
         except Exception as err:  # noqa: BLE001 - the original error must propagate, not ours
@@ -489,6 +482,14 @@ class NatureTracker:
             return self.summary(status)
         finally:
             self._shutdown()
+
+    def _close_gap(self, reduce: Reducer) -> None:
+        """Add the energy since the last boundary to A, summed over ranks by ``reduce``."""
+        self._add_gap(self._take_delta())
+        gap_j, gap_g = reduce([self._pending_gap_j, self._pending_gap_g])
+        self._pending_gap_j = self._pending_gap_g = 0.0
+        self.a_hw_j += gap_j
+        self.a_hw_g += gap_g
 
     def _abort_open_epoch(self) -> None:
         """Record the interrupted epoch with local figures (no collective call)."""
