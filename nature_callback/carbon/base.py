@@ -56,12 +56,17 @@ class CarbonIntensity:
         return cls(**{key: fields[key] for key in cls.__dataclass_fields__ if key in fields})
 
 
+def is_finite_number(value: object) -> bool:
+    """True for an int or float (a bool is not a number here) that is neither NaN nor infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_g_per_kwh(value: object, what: str, error: type[Exception]) -> float:
     """Return ``value`` as a float if it is a finite intensity in [0, 2000], else raise ``error``.
 
     ``what`` names the parameter or payload field in the message.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise error(
             f"{what}={value!r} is not a finite number of g CO2e/kWh "
             f"(got {type(value).__name__})."
@@ -77,8 +82,7 @@ def check_g_per_kwh(value: object, what: str, error: type[Exception]) -> float:
 def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
     """Return ``value`` as float seconds if finite and > 0 (>= 0 with ``allow_zero``), else
     raise a ConfigurationError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    if not is_finite_number(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigurationError(f"{name}={value!r} is invalid: it must be seconds {bound}.")
     return float(value)

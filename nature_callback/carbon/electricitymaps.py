@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from nature_callback.carbon.base import CarbonIntensity
+from nature_callback.carbon.base import CarbonIntensity, is_finite_number
 from nature_callback.carbon.credentials import secret_from
 from nature_callback.carbon.http import HttpConfig
 from nature_callback.carbon.live import LiveProvider
@@ -21,8 +20,7 @@ EMISSION_FACTOR_TYPES = ("lifecycle", "direct")
 
 
 def _check_coordinate(name: str, value: float, limit: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or abs(value) > limit:
+    if not is_finite_number(value) or abs(value) > limit:
         raise ConfigurationError(f"{name}={value!r} is invalid: it must be a number in "
                                  f"[-{limit:g}, {limit:g}] degrees.")
     return float(value)

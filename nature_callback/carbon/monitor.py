@@ -17,7 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 
-from nature_callback.carbon.base import CarbonIntensity, CarbonProvider, check_seconds
+from nature_callback.carbon.base import (
+    CarbonIntensity,
+    CarbonProvider,
+    check_seconds,
+    is_finite_number,
+)
 from nature_callback.carbon.cache import CachedIntensity, IntensityCache, default_cache
 from nature_callback.carbon.live import LiveProvider
 from nature_callback.carbon.table import table_intensity
@@ -191,8 +196,7 @@ class CarbonMonitor:
         inside one value's span returns that value itself.
         """
         for name, value in (("start_s", start_s), ("end_s", end_s)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
+            if not is_finite_number(value):
                 raise ConfigurationError(f"{name}={value!r} is invalid: use time.time() seconds.")
         if end_s < start_s:
             raise ConfigurationError(f"end_s={end_s!r} is before start_s={start_s!r}.")

@@ -21,6 +21,18 @@ def check_positive(name: str, value: Any, unit: str, hint: str = "") -> float:
     return float(value)
 
 
+def check_sample_interval_s(value: Any) -> float:
+    """The GPU power-sampling period in seconds (shared by ``NvmlMeter`` and ``MeterConfig``)."""
+    return check_positive("sample_interval_s", value, "seconds between GPU power samples",
+                          " The default 0.1 samples at 10 Hz.")
+
+
+def check_cpu_tdp_w(value: Any) -> float:
+    """The TDP of one CPU package in W (shared by ``CpuEstimateMeter`` and ``MeterConfig``)."""
+    return check_positive("cpu_tdp_w", value, "W, TDP of one CPU package",
+                          " Look it up on the vendor's page (Intel ARK, AMD), or pass None.")
+
+
 def check_gpus(gpus: Any, allow_none: bool) -> Literal["visible"] | tuple[int, ...] | None:
     """Normalise the ``gpus`` parameter; a list becomes a tuple of distinct indices ≥ 0."""
     if gpus is None and allow_none:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import time
 from abc import abstractmethod
+from typing import Callable
 
 import psutil
 
@@ -32,7 +33,7 @@ from nature_callback.exceptions import MeterError
 from nature_callback.meters._channels import Channel, ChannelMeter
 from nature_callback.meters._device import DeviceState
 from nature_callback.meters._integrate import TrapezoidIntegrator
-from nature_callback.meters._validate import check_positive
+from nature_callback.meters._validate import check_cpu_tdp_w
 from nature_callback.meters.base import DeviceKind
 from nature_callback.meters.cpu_tdp import (
     DEFAULT_TDP_PER_CORE_W,
@@ -111,29 +112,31 @@ class _ProcessTree:
         A child that exits between the two looks (the parent's times, then the list
         of children) is briefly missed; the running maximum hides that dip.
         """
-        total_s = 0.0
-        for member in self._members():
-            try:
-                times = member.cpu_times()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            except psutil.Error as err:
-                raise MeterError(f"cannot read CPU times of pid {member.pid}: {err}") from err
-            total_s += times.user + times.system + times.children_user + times.children_system
+        total_s = self._sum(_cpu_time_s, "CPU times")
         self._max_cpu_s = max(self._max_cpu_s, total_s)
         return self._max_cpu_s
 
     def rss_bytes(self) -> int:
         """Resident set size of the tree (shared pages counted in each process)."""
-        total = 0
+        return int(self._sum(lambda member: member.memory_info().rss, "memory"))
+
+    def _sum(self, read: Callable[[psutil.Process], float], what: str) -> float:
+        """``read`` summed over the tree; a process that is gone or hidden is skipped."""
+        total: float = 0
         for member in self._members():
             try:
-                total += member.memory_info().rss
+                total += read(member)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             except psutil.Error as err:
-                raise MeterError(f"cannot read memory of pid {member.pid}: {err}") from err
+                raise MeterError(f"cannot read {what} of pid {member.pid}: {err}") from err
         return total
+
+
+def _cpu_time_s(process: psutil.Process) -> float:
+    """User + system CPU seconds of ``process`` and of its reaped children."""
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 class _CpuTimeChannel(Channel):
@@ -142,11 +145,9 @@ class _CpuTimeChannel(Channel):
         self.tree = tree
         self.w_per_cpu_s = w_per_cpu_s
         self.base_cpu_s = tree.cpu_time_s()
-        self.cpu_s = 0.0
 
     def update(self) -> None:
-        self.cpu_s = self.tree.cpu_time_s() - self.base_cpu_s
-        self.state.energy_j = self.cpu_s * self.w_per_cpu_s
+        self.state.energy_j = (self.tree.cpu_time_s() - self.base_cpu_s) * self.w_per_cpu_s
 
 
 class _RssChannel(Channel):
@@ -205,8 +206,7 @@ class CpuEstimateMeter(_TreeEstimateMeter):
         self.topology = topology or CpuTopology.detect()
         self.model_name = cpu_model_name() if model_name is None else model_name
         if cpu_tdp_w is not None:
-            tdp_w = check_positive("cpu_tdp_w", cpu_tdp_w, "W, TDP of one CPU package",
-                                   " Look it up on the vendor's page (Intel ARK, AMD).")
+            tdp_w = check_cpu_tdp_w(cpu_tdp_w)
             self.w_per_core = tdp_w / self.topology.cores_per_package
             self.basis = (f"cpu_tdp_w={tdp_w:g} W per package (user parameter) / "
                           f"{self.topology.cores_per_package:g} cores")

@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nature_callback.exceptions import ConfigurationError, MeterWarning
-from nature_callback.meters._validate import check_gpus, check_positive
+from nature_callback.meters._validate import (
+    check_cpu_tdp_w,
+    check_gpus,
+    check_sample_interval_s,
+)
 from nature_callback.meters.base import EnergyMeter, MeterGroup
 from nature_callback.meters.estimate import CpuEstimateMeter, DramEstimateMeter
 from nature_callback.meters.nvml import NvmlMeter, probe_nvml
@@ -54,10 +58,8 @@ class MeterConfig:
                 "(meters CPU and DRAM) and False in every other rank."
             )
         if self.cpu_tdp_w is not None:
-            check_positive("cpu_tdp_w", self.cpu_tdp_w, "W, TDP of one CPU package",
-                           " Look it up on the vendor's page (Intel ARK, AMD), or pass None.")
-        check_positive("sample_interval_s", self.sample_interval_s,
-                       "seconds between GPU power samples", " The default 0.1 samples at 10 Hz.")
+            check_cpu_tdp_w(self.cpu_tdp_w)
+        check_sample_interval_s(self.sample_interval_s)
         if self.powercap_root is not None:
             if not isinstance(self.powercap_root, (str, Path)):
                 raise ConfigurationError(

@@ -29,7 +29,7 @@ from nature_callback.meters._channels import Channel, ChannelMeter
 from nature_callback.meters._device import DeviceState
 from nature_callback.meters._integrate import TrapezoidIntegrator
 from nature_callback.meters._nvml_api import NvmlApi, NvmlCallError, NvmlUnavailable
-from nature_callback.meters._validate import GpuSelection, check_gpus, check_positive
+from nature_callback.meters._validate import GpuSelection, check_gpus, check_sample_interval_s
 from nature_callback.meters._warn import OnceWarner
 from nature_callback.meters.cuda_visible import (
     VisibleGpu,
@@ -172,10 +172,7 @@ class NvmlMeter(ChannelMeter):
         sample_interval_s: float = 0.1,
         nvml: Any | None = None,
     ) -> None:
-        super().__init__(check_positive(
-            "sample_interval_s", sample_interval_s, "seconds between power samples",
-            " The default 0.1 samples at 10 Hz.",
-        ))
+        super().__init__(check_sample_interval_s(sample_interval_s))
         self.gpus = check_gpus(gpus, allow_none=False)
         self._nvml = nvml
         self._api: NvmlApi | None = None
