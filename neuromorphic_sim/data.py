@@ -1,12 +1,16 @@
-"""Accept the usual shapes of evaluation data and yield labelled batches."""
+"""Labelled evaluation batches for the replay: ``spiking.data`` reads the data (a DataLoader or
+any iterable of (inputs, labels) batches, a Dataset, or an (inputs, labels) pair of tensors);
+here its errors become ``ReplayInputError`` and ``max_samples`` caps the samples."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from spiking.data import count_batches as _count_batches
+from spiking.data import iter_batches
+from spiking.exceptions import CalibrationDataError
 
 from neuromorphic_sim.exceptions import ReplayInputError
 
@@ -14,33 +18,12 @@ DEFAULT_BATCH_SIZE = 128
 """Batch size used when ``data`` is a dataset or a pair of tensors."""
 
 
-def _as_iterable(data: Any, batch_size: int) -> Iterable[Any]:
-    if (
-        isinstance(data, tuple)
-        and len(data) == 2
-        and all(isinstance(t, torch.Tensor) for t in data)
-    ):
-        inputs, labels = data
-        return [
-            (inputs[i : i + batch_size], labels[i : i + batch_size])
-            for i in range(0, len(inputs), batch_size)
-        ]
-    if isinstance(data, Dataset) and not isinstance(data, torch.utils.data.IterableDataset):
-        return DataLoader(data, batch_size=batch_size)
-    if isinstance(data, Iterable):
-        return data
-    raise ReplayInputError(
-        f"data of type {type(data).__name__} is not usable: pass a DataLoader (or any iterable) "
-        "of (inputs, labels) batches, a Dataset of (input, label) pairs, or a tuple of two tensors."
-    )
-
-
 def count_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> int | None:
     """Number of batches ``labelled_batches`` will yield before ``max_samples``, if known."""
     try:
-        return len(_as_iterable(data, batch_size))  # type: ignore[arg-type]
-    except TypeError:
-        return None
+        return _count_batches(data, name="data", batch_size=batch_size)
+    except CalibrationDataError as err:
+        raise ReplayInputError(str(err)) from err
 
 
 def labelled_batches(
@@ -54,20 +37,15 @@ def labelled_batches(
             f"max_samples={max_samples!r} is invalid: it must be an integer >= 1 or None."
         )
     seen = 0
-    for batch in _as_iterable(data, batch_size):
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise ReplayInputError(
-                "each batch must be an (inputs, labels) pair: accuracy needs the labels "
-                f"(got {type(batch).__name__})."
-            )
-        inputs, labels = batch[0], batch[1]
-        if not isinstance(inputs, torch.Tensor) or not isinstance(labels, torch.Tensor):
-            raise ReplayInputError("batches must hold tensors: (inputs, labels).")
-        if max_samples is not None:
-            inputs, labels = inputs[: max_samples - seen], labels[: max_samples - seen]
-        if len(inputs) == 0:
-            break
-        seen += len(inputs)
-        yield inputs, labels
-        if max_samples is not None and seen >= max_samples:
-            break
+    try:
+        for batch in iter_batches(data, name="data", batch_size=batch_size, require_targets=True):
+            inputs, labels = batch.inputs, batch.targets
+            assert labels is not None  # require_targets
+            if max_samples is not None:
+                inputs, labels = inputs[: max_samples - seen], labels[: max_samples - seen]
+            seen += len(inputs)
+            yield inputs, labels
+            if max_samples is not None and seen >= max_samples:
+                break
+    except CalibrationDataError as err:
+        raise ReplayInputError(str(err)) from err

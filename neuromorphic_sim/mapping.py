@@ -214,9 +214,9 @@ def map_matrix(
     )
     decode = torch.zeros(physical_columns, out_features, dtype=torch.float64)
     outputs = torch.arange(out_features)
+    signs = (1.0,) if offset else (1.0, -1.0)  # per sign column of a weight
     for s in range(code.n_slices):
-        sign = torch.tensor([1.0]) if offset else torch.tensor([1.0, -1.0])
-        for c, signed in enumerate(sign):
+        for c, signed in enumerate(signs):
             decode[data_index[s, :, c], outputs] = signed * slice_weight[s]
         if offset:
             target[:k_rows, reference_index[s].unique()] = float(

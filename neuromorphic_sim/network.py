@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.ann2snn.modules import ChannelVoltageScaler, VoltageScaler
+from spiking.model import mean_over_steps
 from spikingjelly.activation_based.neuron import BaseNode, SimpleBaseNode
 from torch import fx, nn
 
@@ -71,10 +72,9 @@ def _trace_counts(node: object, modules: dict[str, nn.Module]) -> CountSource | 
     if not isinstance(node, fx.Node) or not node.args:
         return None
     previous = node.args[0]
-    if node.op == "call_function" and node.target is torch.flatten:
-        source = _trace_counts(previous, modules)
-        return None if source is None else CountSource(source.unit, source.max_count, True)
-    if node.op == "call_method" and node.target == "flatten":
+    if (node.op == "call_function" and node.target is torch.flatten) or (
+        node.op == "call_method" and node.target == "flatten"
+    ):
         source = _trace_counts(previous, modules)
         return None if source is None else CountSource(source.unit, source.max_count, True)
     if node.op != "call_module":
@@ -193,13 +193,7 @@ class CrossbarNetwork:
 
     def run(self, x: torch.Tensor, timesteps: int) -> torch.Tensor:
         """The output averaged over T steps (one step for an ANN), as ``SpikingModel.run``."""
-        total: torch.Tensor | None = None
-        count = 0
-        for output in self.iter_steps(x, timesteps):
-            total = output.clone() if total is None else total.add_(output)
-            count += 1
-        assert total is not None
-        return total / count
+        return mean_over_steps(self.iter_steps(x, timesteps))
 
 
 def build_crossbar_network(model: nn.Module, hw: HardwareConfig) -> CrossbarNetwork:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import torch
 from spiking.counting import ann_macs_per_layer
 from spiking.energy import HOROWITZ_45NM, HOROWITZ_SOURCE
+from spiking.model import module_device
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -123,8 +124,7 @@ def digital_reference(
     (4.6 pJ) × MACs, labelled as an estimate.
     """
     model = ann.eval()
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    device = module_device(model)
     accuracy, samples, first = _accuracy(model, data, max_samples, device, progress)
     macs = count_macs(model, first.to(device, torch.float32))
     chosen = _default_meter() if meter == "auto" else meter

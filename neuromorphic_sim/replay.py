@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from spiking.model import module_device
 from torch import fx, nn
 from tqdm.auto import tqdm
 
@@ -61,11 +62,6 @@ def resolve_model(model: Any, timesteps: int | None) -> ResolvedModel:
             )
         return ResolvedModel(model, "snn", timesteps)
     return ResolvedModel(model, "ann", 1)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def mapping_report(network: CrossbarNetwork, hw: HardwareConfig) -> MappingReport:
@@ -139,7 +135,7 @@ def replay(
     subsample: say so when reporting). Energies are per inference and modelled.
     """
     resolved = resolve_model(model, timesteps)
-    target = torch.device(device) if device is not None else _model_device(resolved.network)
+    target = torch.device(device) if device is not None else module_device(resolved.network)
     network = build_crossbar_network(resolved.network, config).to(target)
     correct = samples = 0
     batches = labelled_batches(data, max_samples=max_samples)

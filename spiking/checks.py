@@ -219,8 +219,7 @@ def find_spike_max_pools(graph_module: fx.GraphModule, config: ConversionConfig)
         producer = _producer(node, modules)
         if (
             producer is not None
-            and producer.op == "call_module"
-            and type(modules[producer.target]) is nn.ReLU
+            and _is_relu_module(producer, modules)
             and not _pools_before_spikes(modules[node.target], producer, config)
         ):
             paths.append(f"{node.target} ({type(modules[node.target]).__name__})")

@@ -16,7 +16,7 @@ from spiking.checks import check_convertible
 from spiking.config import ConversionConfig, Method
 from spiking.data import Batch, DataSource, iter_batches
 from spiking.exceptions import CalibrationDataError, ConversionError, InvalidInputError, SpikingWarning
-from spiking.model import SpikingModel
+from spiking.model import SpikingModel, module_device
 
 LTB_MIN_BATCHES = 10
 """Fewer calibration batches than this draw a warning with ``method='ltb'`` (measured on the digits
@@ -97,10 +97,7 @@ def convert(
     )
     ann = _copy_model(model)
     check_convertible(ann, config)
-    parameter = next(ann.parameters(), None)
-    target = torch.device(device) if device is not None else (
-        parameter.device if parameter is not None else torch.device("cpu")
-    )
+    target = torch.device(device) if device is not None else module_device(ann)
     ann.to(target)
 
     batches = iter_batches(calibration_data, name="calibration_data")

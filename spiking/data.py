@@ -72,15 +72,18 @@ def _to_batch(item: object, name: str, index: int) -> Batch:
     return Batch(inputs, targets)
 
 
-def _split(batch: Batch, batch_size: int) -> Iterator[Batch]:
-    for start in range(0, len(batch.inputs), batch_size):
-        yield Batch(
+def _split(batch: Batch, batch_size: int) -> list[Batch]:
+    """``batch`` cut into batches of ``batch_size`` (views, not copies)."""
+    return [
+        Batch(
             batch.inputs[start : start + batch_size],
             None if batch.targets is None else batch.targets[start : start + batch_size],
         )
+        for start in range(0, len(batch.inputs), batch_size)
+    ]
 
 
-def _raw_items(data: DataSource, batch_size: int) -> Iterable[Any]:
+def _raw_items(data: DataSource, batch_size: int, name: str) -> Iterable[Any]:
     if isinstance(data, torch.Tensor):
         return _split(Batch(data, None), batch_size)
     if _is_labelled_pair(data):
@@ -90,9 +93,18 @@ def _raw_items(data: DataSource, batch_size: int) -> Iterable[Any]:
     if isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
         return data
     raise CalibrationDataError(
-        f"cannot read batches from an object of type {type(data).__name__}: pass a DataLoader, "
-        "a Dataset, a tensor of inputs, an (x, y) pair of tensors or a list of batches."
+        f"{name} of type {type(data).__name__} is not usable: cannot read batches from it; pass a "
+        "DataLoader, a Dataset, a tensor of inputs, an (x, y) pair of tensors or a list of batches."
     )
+
+
+def count_batches(data: DataSource, *, name: str, batch_size: int = 256) -> int | None:
+    """How many batches ``iter_batches`` reads from ``data`` with this ``batch_size``, where the
+    source has a length (``None`` otherwise); raises ``CalibrationDataError`` as it would."""
+    try:
+        return len(_raw_items(data, batch_size, name))  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def iter_batches(
@@ -104,7 +116,7 @@ def iter_batches(
     Tensors and ``(x, y)`` pairs are split into batches of ``batch_size``; DataLoaders keep theirs.
     """
     count = 0
-    for index, item in enumerate(_raw_items(data, batch_size)):
+    for index, item in enumerate(_raw_items(data, batch_size, name)):
         batch = _to_batch(item, name, index)
         if batch.inputs.dim() == 0 or len(batch.inputs) == 0:
             raise CalibrationDataError(f"{name}: batch {index} is empty (shape {list(batch.inputs.shape)}).")

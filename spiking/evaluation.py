@@ -100,12 +100,13 @@ def evaluate(
     batches = iter_batches(data, name="data", require_targets=True)
     for batch in tqdm(batches, desc="evaluating SNN", disable=not progress, leave=False):
         targets = batch.targets.to(model.device)  # type: ignore[union-attr]
+        inputs = model.check_input(batch.inputs)  # on the device once, for the ANN and the SNN
         with torch.no_grad():
-            ann_out = model.ann(model.check_input(batch.inputs))
+            ann_out = model.ann(inputs)
         ann_correct += int((ann_out.argmax(dim=1) == targets).sum().item())
         samples += len(targets)
         total: torch.Tensor | None = None
-        for step, output in enumerate(model.iter_steps(batch.inputs, wanted[-1]), start=1):
+        for step, output in enumerate(model.iter_steps(inputs, wanted[-1]), start=1):
             total = output.clone() if total is None else total.add_(output)
             if step in correct:
                 correct[step] += int((total.argmax(dim=1) == targets).sum().item())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,23 @@ def validate_timesteps(timesteps: object, name: str = "timesteps") -> int:
             f"{name} must be >= 1 (got {timesteps}): a spiking network needs at least one time step."
         )
     return timesteps
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device holding ``module``'s parameters (CPU for a parameterless module)."""
+    parameter = next(module.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def mean_over_steps(outputs: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The average of the per-step ``outputs`` of one batch (at least one step)."""
+    total: torch.Tensor | None = None
+    count = 0
+    for output in outputs:
+        total = output.clone() if total is None else total.add_(output)
+        count += 1
+    assert total is not None  # callers run at least one step
+    return total / count
 
 
 class SpikingModel:
@@ -63,8 +80,7 @@ class SpikingModel:
     @property
     def device(self) -> torch.device:
         """The device holding the SNN's parameters (CPU for a parameterless network)."""
-        parameter = next(self.snn.parameters(), None)
-        return parameter.device if parameter is not None else torch.device("cpu")
+        return module_device(self.snn)
 
     def to(self, device: torch.device | str) -> "SpikingModel":
         """Move the ANN and the SNN to ``device``; returns ``self``."""
@@ -122,13 +138,7 @@ class SpikingModel:
         outputs = self.iter_steps(x, timesteps)
         if per_step:
             return torch.stack(list(outputs))
-        total: torch.Tensor | None = None
-        count = 0
-        for output in outputs:
-            total = output.clone() if total is None else total.add_(output)
-            count += 1
-        assert total is not None  # validate_timesteps guarantees at least one step
-        return total / count
+        return mean_over_steps(outputs)  # validate_timesteps guarantees at least one step
 
     __call__ = run
 

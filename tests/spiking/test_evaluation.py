@@ -63,3 +63,16 @@ def test_bad_evaluation_input_is_a_clear_error(digits_snn: SpikingModel, data: o
                                                error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         digits_snn.evaluate(data, timesteps=timesteps, progress=False)  # type: ignore[arg-type]
+
+
+def test_count_batches_matches_what_iter_batches_reads() -> None:
+    from torch.utils.data import TensorDataset
+
+    from spiking.data import count_batches, iter_batches
+
+    x, y = torch.rand(10, 3), torch.arange(10)
+    for data in ((x, y), x, TensorDataset(x, y), [x[:4], x[4:]]):
+        assert count_batches(data, name="data", batch_size=4) == len(list(iter_batches(data, name="data", batch_size=4)))
+    assert count_batches(iter([x]), name="data") is None  # no length
+    with pytest.raises(CalibrationDataError, match="data of type int is not usable"):
+        count_batches(42, name="data")
