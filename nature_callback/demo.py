@@ -8,7 +8,9 @@ side-by-side figure (``neuromorphic_sim``). Stages 2 and 3 are imported lazily s
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,13 @@ def train_stage(
     return module, trainer
 
 
+def _quiet_lightning() -> None:
+    """Keep the demo's output to its own tables: Lightning's start-up notes go to WARNING."""
+    for name in ("lightning.pytorch", "pytorch_lightning", "lightning.fabric", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
 def run_demo(
     out_dir: str | Path = "nature_demo",
     epochs: int = 10,
@@ -123,6 +132,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo; print as it goes and return what it produced."""
     out = Path(out_dir)
+    _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
     splits = load_digits_splits(seed=seed)
     callback = NatureCallback(pue=pue, carbon=carbon, project="nature-demo", verbose=False,
