@@ -3,7 +3,9 @@
 Each epoch produces a new snapshot of the run (JSON record, ledger row). Writing it
 costs milliseconds (serialisation, a file, an SQLite commit), so the tracker hands it
 to one background thread instead; only the newest pending snapshot is written, older
-ones are superseded. ``close()`` writes what is pending and joins the thread.
+ones are superseded. With ``min_interval_s``, writes are at least that far apart (a burst
+of short epochs costs one write, not one per epoch). ``close()`` writes what is pending at
+once and joins the thread.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ T = TypeVar("T")
 class LatestValueWriter(Generic[T]):
     """Calls ``write(snapshot)`` in a background thread for the newest submitted snapshot."""
 
-    def __init__(self, write: Callable[[T], None], name: str = "nature-record-writer") -> None:
+    def __init__(self, write: Callable[[T], None], name: str = "nature-record-writer",
+                 min_interval_s: float = 0.0) -> None:
         self._write = write
         self._name = name
+        self._min_interval_s = min_interval_s
         self._condition = threading.Condition()
         self._pending: T | None = None
         self._has_pending = False
@@ -79,3 +83,5 @@ class LatestValueWriter(Generic[T]):
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
+                    # rest before the next write; close() cuts the rest short
+                    self._condition.wait_for(lambda: self._closing, timeout=self._min_interval_s)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from nature_callback.metric import EpochTerms
@@ -127,5 +127,6 @@ class RunSummary:
     epoch_records: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (JSON friendly)."""
-        return asdict(self)
+        """Plain-dict view (JSON friendly). Shallow: the field values already are plain
+        data, and a deep copy of every epoch record at every epoch would be wasted work."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}

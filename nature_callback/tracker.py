@@ -47,6 +47,15 @@ log = logging.getLogger(__name__)
 
 SUMMARY_FILENAME = "nature_summary.json"
 
+RECORD_PERIOD_S = 1.0
+"""While a run goes on, its JSON record is rewritten after every epoch but at most once a
+second (epochs shorter than that are batched into one write); the end of a run, a crash or an
+interruption is always written at once."""
+
+LEDGER_PERIOD_S = 60.0
+"""While a run goes on, its ledger row is refreshed at most this often (an SQLite commit
+syncs to disk)."""
+
 Reducer = Callable[[list[float]], list[float]]
 """Sums a vector of floats over every process of a distributed run (identity when alone)."""
 
@@ -131,7 +140,9 @@ class NatureTracker:
         # history (what a checkpoint carries)
         self.records: list[EpochRecord] = []
         self._dict_cache: dict[int, tuple[EpochRecord, dict[str, Any]]] = {}
-        self._writer: LatestValueWriter[RunSummary] = LatestValueWriter(self._persist)
+        self._writer: LatestValueWriter[RunSummary] = LatestValueWriter(
+            self._persist, min_interval_s=RECORD_PERIOD_S)
+        self._ledger_written_s = -float("inf")
         self.a_hw_j = 0.0
         """Hardware energy metered outside epoch windows (before PUE and grid loss)."""
         self.a_hw_g = 0.0
@@ -438,20 +449,25 @@ class NatureTracker:
         return summary
 
     def _persist(self, summary: RunSummary) -> None:
-        """Write the JSON record (atomically) and the ledger row."""
+        """Write the JSON record (atomically) and, at the end or every minute, the ledger row."""
         path = self.summary_path
         if summary.rank_local and self.is_distributed:
             path = path.with_name(f"nature_summary.rank{self.rank}.json")
-        atomic_write_json(path, summary.to_dict())
-        if self._ledger is not None:
-            try:
-                self._ledger.update(
-                    self.run_id, status=summary.status, epochs=summary.epochs,
-                    energy_j=summary.energy_j, co2e_kg=summary.co2e_kg, summary=None,
-                    ended=summary.status != "running",
-                )
-            except NatureError as err:
-                log.warning("run ledger not updated: %s", err)
+        running = summary.status == "running"
+        # compact while running (fast C encoder), indented for the final record people read
+        atomic_write_json(path, summary.to_dict(), indent=None if running else 2)
+        now_s = time.monotonic()
+        if self._ledger is None or (running and now_s - self._ledger_written_s < LEDGER_PERIOD_S):
+            return
+        try:
+            self._ledger.update(
+                self.run_id, status=summary.status, epochs=summary.epochs,
+                energy_j=summary.energy_j, co2e_kg=summary.co2e_kg, summary=None,
+                ended=not running,
+            )
+            self._ledger_written_s = now_s
+        except NatureError as err:
+            log.warning("run ledger not updated: %s", err)
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> RunSummary:

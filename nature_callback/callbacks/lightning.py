@@ -82,12 +82,16 @@ class NatureCallback(CallbackBase):
         self.progress_bar = progress_bar
         self.verbose = verbose
         self.tracker: NatureTracker | None = None
+        self._state_key: str | None = None
         self._pending_state: dict[str, Any] | None = None
 
     @property
     @override
     def state_key(self) -> str:
-        return self._generate_state_key(project=self.config.project)
+        # Lightning reads this hundreds of times per fit: build the string once
+        if self._state_key is None:
+            self._state_key = self._generate_state_key(project=self.config.project)
+        return self._state_key
 
     # ------------------------------------------------------------------ set-up
     @override

@@ -60,3 +60,19 @@ def test_a_failing_write_is_logged_and_later_snapshots_still_written(
     assert written == [1]
     assert "disk full" in caplog.text
     assert writer_threads() == []
+
+
+def test_min_interval_batches_bursts_and_close_writes_at_once() -> None:
+    written: list[int] = []
+    writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=30.0)
+    writer.submit(1)
+    writer.flush()
+    for value in range(2, 10):  # inside the 30 s rest: nothing more is written yet
+        writer.submit(value)
+    time.sleep(0.05)
+    assert written == [1]
+    started = time.monotonic()
+    writer.close()  # cuts the rest short and writes the newest snapshot
+    assert time.monotonic() - started < 5.0
+    assert written == [1, 9]
+    assert writer_threads() == []
