@@ -6,6 +6,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +22,31 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Have ``write`` fill a temporary file beside ``path``, then ``os.replace`` it into place.
 
-    A crash of the process leaves the old file or the new one, never half of one.
-    No fsync: it would cost milliseconds at every epoch boundary, and only an
+    A crash of the process leaves the old file or the new one, never half of one. The
+    temporary name keeps ``path``'s suffix (writers such as ``savefig`` pick the format from
+    it). No fsync: it would cost milliseconds at every epoch boundary, and only an
     operating-system crash could then lose the latest version.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
+                                    dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write(Path(tmp_name))
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see ``atomic_write``)."""
+    return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:

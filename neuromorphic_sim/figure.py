@@ -5,7 +5,6 @@ the accuracy–energy trade-off of a sweep."""
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -16,6 +15,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 
+from nature_callback.files import atomic_write
 from neuromorphic_sim.reference import DigitalReference
 from neuromorphic_sim.report import ReplayReport, format_energy
 from neuromorphic_sim.sweep import SweepResult
@@ -38,17 +38,6 @@ class FigurePaths:
             key: str(value) if isinstance(value, Path) else value
             for key, value in asdict(self).items()
         }
-
-
-def _write_atomically(figure: Figure, path: Path) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temp, dpi=150, bbox_inches="tight")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _find_summary_writer(target: Any) -> Any | None:
@@ -271,8 +260,8 @@ def side_by_side(
     directory.mkdir(parents=True, exist_ok=True)
     figure = draw_side_by_side(snn, ann, digital, sweep, nature_summary=nature_summary, title=title)
     png, svg = directory / f"{basename}.png", directory / f"{basename}.svg"
-    _write_atomically(figure, png)
-    _write_atomically(figure, svg)
+    for path in (png, svg):
+        atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=150, bbox_inches="tight"))
     writer = _find_summary_writer(tensorboard)
     if writer is not None:
         writer.add_figure("neuromorphic_sim/side_by_side", figure, global_step=step, close=False)

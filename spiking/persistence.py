@@ -8,8 +8,6 @@ the metadata needed to rebuild the ``SpikingModel``. Like any pickle, load only 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import spikingjelly
 import torch
 
+from nature_callback.files import atomic_write
 from spiking.checks import trace
 from spiking.config import ConversionConfig
 from spiking.exceptions import ModelFileError
@@ -43,16 +42,8 @@ def save(model: SpikingModel, path: str | PathLike[str]) -> None:
         "spikingjelly_version": getattr(spikingjelly, "__version__", "unknown"),
     }
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as err:
-        raise ModelFileError(f"cannot write a spiking model to {target}: {err}") from err
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-        os.replace(temporary, target)
+        atomic_write(target, lambda temporary: torch.save(payload, temporary))
     except Exception as err:
-        Path(temporary).unlink(missing_ok=True)
         raise ModelFileError(f"cannot write a spiking model to {target}: {err}") from err
 
 

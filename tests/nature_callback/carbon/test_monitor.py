@@ -112,7 +112,7 @@ def test_background_refresh_replaces_the_table_value(service: FakeService,
     saved = json.loads(cache.path.read_text())
     [entry] = saved["entries"].values()
     assert entry["intensity"]["g_per_kwh"] == 250.0
-    assert not list(cache.path.parent.glob("*.tmp"))
+    assert not list(cache.path.parent.glob("*.tmp*"))
 
 
 def test_restart_reuses_the_disk_cache_without_a_request(service: FakeService,
