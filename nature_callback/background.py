@@ -5,7 +5,8 @@ costs milliseconds (serialisation, a file, an SQLite commit), so the tracker han
 to one background thread instead; only the newest pending snapshot is written, older
 ones are superseded. With ``min_interval_s``, writes are at least that far apart (a burst
 of short epochs costs one write, not one per epoch). ``close()`` writes what is pending at
-once and joins the thread.
+once and joins the thread; ``close(write_pending=False)`` drops it instead (for a caller
+about to write a newer snapshot itself).
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ class LatestValueWriter(Generic[T]):
             while self._thread is not None and (self._has_pending or self._busy):
                 self._condition.wait()
 
-    def close(self) -> None:
-        """Write what is pending, stop the thread and join it; idempotent."""
+    def close(self, write_pending: bool = True) -> None:
+        """Write what is pending (or drop it), stop the thread and join it; idempotent."""
         with self._condition:
             self._closing = True
+            if not write_pending:
+                self._pending, self._has_pending = None, False
             self._condition.notify_all()
             thread = self._thread
         if thread is not None:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nature_callback._lightning import pl
+from nature_callback._lightning import CallbackBase, pl
 from nature_callback.callbacks.lightning import NatureCallback
 from nature_callback.digits import DigitsCNN, DigitsSplits, load_digits_splits
 from nature_callback.records import EpochRecord
@@ -93,17 +93,22 @@ def epoch_table(records: list[EpochRecord]) -> str:
 
 
 def train_stage(
-    splits: DigitsSplits, out_dir: Path, epochs: int, callback: NatureCallback
+    splits: DigitsSplits, out_dir: Path, epochs: int, callback: CallbackBase | None,
+    tensorboard: bool = True,
 ) -> tuple[DigitsClassifier, Any]:
-    """Train the demo model with ``callback`` and a TensorBoard logger; returns (model, trainer)."""
+    """Train the demo model with ``callback`` and a TensorBoard logger; returns (model, trainer).
+
+    ``callback=None`` trains the same way without it, ``tensorboard=False`` without a logger
+    (both for the overhead benchmark).
+    """
     train_loader, val_loader, _ = splits.loaders()
     module = DigitsClassifier()
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="auto",
         devices=1,
-        logger=pl.loggers.TensorBoardLogger(str(out_dir), name="digits"),
-        callbacks=[callback],
+        logger=pl.loggers.TensorBoardLogger(str(out_dir), name="digits") if tensorboard else False,
+        callbacks=[callback] if callback is not None else [],
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=False,

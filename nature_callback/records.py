@@ -10,11 +10,19 @@ from nature_callback.metric import EpochTerms
 METRIC_PREFIX = "nature/"
 
 KINDS = ("gpu", "cpu", "dram", "other")
+"""Device kinds summed separately (per-kind power is logged beside E)."""
 
 TOTAL_METRICS = tuple(METRIC_PREFIX + name for name in (
     "energy_j", "co2e_kg", "nature_energy_j", "nature_co2e_kg", "forecast_co2e_kg"))
 """The run's totals: what ``ModelCheckpoint`` / ``EarlyStopping`` would monitor."""
-"""Device kinds summed separately (per-kind power is logged beside E)."""
+
+ALL_METRICS = tuple(METRIC_PREFIX + name for name in (
+    "epoch_time_s", "power_w", "facility_w", "grid_loss_w", "epoch_energy_j",
+    "carbon_intensity_g_per_kwh", "epoch_co2e_g")) + TOTAL_METRICS
+"""Every name ``EpochRecord.metrics()`` can return: the terms of docs/nature.md."""
+
+CARBON_FLAG_METRICS = (METRIC_PREFIX + "carbon_is_stale", METRIC_PREFIX + "carbon_is_estimated")
+"""1.0 or 0.0 flags of the epoch's carbon value, among ``EpochRecord.detail_metrics()``."""
 
 
 def _prefixed(values: dict[str, float]) -> dict[str, float]:

@@ -444,7 +444,8 @@ class NatureTracker:
         if status == "running":
             self._writer.submit(summary)
         else:
-            self._writer.close()  # the final record must not be overtaken by an older one
+            # the final record supersedes any snapshot still queued, and must not be overtaken
+            self._writer.close(write_pending=False)
             self._persist(summary)
         return summary
 

@@ -12,6 +12,7 @@ which cites the same vendor pages.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ def lookup_tdp(model_name: str) -> CpuTdp | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)  # read once per process: the CPU does not change
 def cpu_model_name(cpuinfo_path: str | Path = "/proc/cpuinfo") -> str:
     """The first ``model name`` of /proc/cpuinfo; empty when there is none (not Linux, Arm)."""
     try:
@@ -141,6 +143,7 @@ class CpuTopology:
         return self.physical_cores / self.packages
 
     @classmethod
+    @functools.lru_cache(maxsize=8)  # once per process: the topology does not change
     def detect(cls, sysfs_cpu: str | Path = "/sys/devices/system/cpu") -> "CpuTopology":
         """This machine's topology (psutil for the counts, sysfs for the packages)."""
         logical = psutil.cpu_count(logical=True) or 1

@@ -67,6 +67,13 @@ def _child_pids_from_proc(pid: int) -> list[int] | None:
         return None
 
 
+MEMBERS_REFRESH_S = 1.0
+"""How often the list of descendant processes is rebuilt (it costs a /proc scan per thread).
+A child that appears in between is counted from the next rebuild on with all the CPU time it
+has used (the counters are cumulative); one that ends in between reaches its parent's
+``children_*`` times once reaped. So the estimate lags by at most this long, losing nothing."""
+
+
 class _ProcessTree:
     """CPU time and resident memory of one process and all its descendants (psutil)."""
 
@@ -74,6 +81,8 @@ class _ProcessTree:
         self.process = process or psutil.Process()
         self._max_cpu_s = 0.0
         self._known: dict[int, psutil.Process] = {}
+        self._members_cache: list[psutil.Process] = []
+        self._members_at_s = -float("inf")
 
     def _descendants_fast(self) -> list[psutil.Process] | None:
         pids: list[int] = []
@@ -96,6 +105,13 @@ class _ProcessTree:
         return processes
 
     def _members(self) -> list[psutil.Process]:
+        now_s = time.monotonic()
+        if now_s - self._members_at_s >= MEMBERS_REFRESH_S:
+            self._members_cache = self._scan_members()
+            self._members_at_s = now_s
+        return self._members_cache
+
+    def _scan_members(self) -> list[psutil.Process]:
         try:
             children = self._descendants_fast()
             if children is None:

@@ -76,3 +76,14 @@ def test_min_interval_batches_bursts_and_close_writes_at_once() -> None:
     assert time.monotonic() - started < 5.0
     assert written == [1, 9]
     assert writer_threads() == []
+
+
+def test_close_without_writing_pending_drops_the_queued_snapshot() -> None:
+    written: list[int] = []
+    writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=30.0)
+    writer.submit(1)
+    writer.flush()
+    writer.submit(2)  # waits out the 30 s rest: still queued when close() comes
+    writer.close(write_pending=False)
+    assert written == [1]
+    assert writer_threads() == []

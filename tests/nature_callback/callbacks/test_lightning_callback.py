@@ -127,6 +127,9 @@ def test_tensorboard_receives_every_term_consistent_and_measured(
     for name in NAMES:
         assert len(scalars[f"nature/{name}"]) == 3, name
     assert len(scalars["nature/cpu_power_w"]) == 3
+    # flags that do not change are written once, at the first epoch
+    assert scalars["nature/carbon_is_stale"] == [0.0]
+    assert scalars["nature/carbon_is_estimated"] == [0.0]
     for epoch in range(3):
         values = {name: scalars[f"nature/{name}"][epoch] for name in NAMES}
         assert_consistent_epoch(values, n_exp=2)
@@ -144,7 +147,7 @@ def test_tensorboard_receives_every_term_consistent_and_measured(
     assert summary["meters"][0]["source"] == "measured"
     assert summary["estimated"] is False
     # after the last epoch, A grows by the teardown window only
-    assert summary["energy_j"] >= energy[-1]
+    assert summary["energy_j"] >= energy[-1] * (1 - 1e-6)  # TensorBoard keeps float32
     assert summary["nature_co2e_kg"] == pytest.approx(
         2 * summary["energy_j"] / 3.6e6 * INTENSITY / 1000, rel=1e-6)
 
@@ -409,7 +412,44 @@ def test_totals_can_be_monitored_by_checkpoint_and_early_stopping(
     first = callback.tracker.records[0]
     assert checkpoint.best_model_score is not None
     assert float(checkpoint.best_model_score) == pytest.approx(first.nature_co2e_kg, rel=1e-6)
-    assert "nature/power_w" not in trainer.callback_metrics  # totals only by default
+    # the monitored total went through LightningModule.log; the rest were written directly
+    assert "nature/nature_co2e_kg" in trainer.logged_metrics
+    assert "nature/power_w" not in trainer.logged_metrics
+    assert trainer.callback_metrics["nature/power_w"].item() == pytest.approx(first.terms.power_w)
+
+
+def test_every_term_reaches_callback_metrics_without_log_calls_when_nothing_monitors(
+    tmp_path: Path, powercap: LivePowercap
+) -> None:
+    namespace = LIGHTNING_NAMESPACES[0]
+    callback = make_callback(tmp_path, output_dir=tmp_path / "rec")
+    trainer = make_trainer(namespace, tmp_path, callback, epochs=2, logger=False)
+    trainer.fit(make_module(namespace), *loaders())
+    assert callback.tracker is not None
+    last = callback.tracker.records[-1]
+    for name, value in last.metrics().items():
+        assert trainer.callback_metrics[name].item() == pytest.approx(value, rel=1e-12), name
+        assert name not in trainer.logged_metrics  # no LightningModule.log call was needed
+
+
+def test_a_plateau_scheduler_can_monitor_a_term(tmp_path: Path, powercap: LivePowercap) -> None:
+    namespace = LIGHTNING_NAMESPACES[0]
+    module = make_module(namespace)
+
+    def configure_optimizers() -> dict[str, Any]:
+        optimizer = torch.optim.SGD(module.parameters(), lr=0.01)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "nature/epoch_co2e_g"}}
+
+    module.configure_optimizers = configure_optimizers
+    callback = make_callback(tmp_path, output_dir=tmp_path / "rec")
+    trainer = make_trainer(namespace, tmp_path, callback, epochs=2, logger=False)
+    trainer.fit(module, *loaders())
+    assert "nature/epoch_co2e_g" in trainer.logged_metrics  # routed through log: monitored
+    scheduler = trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.best == pytest.approx(  # type: ignore[attr-defined]
+        min(r.terms.epoch_co2e_g for r in callback.tracker.records), rel=1e-6)
 
 
 def test_monitorable_all_logs_every_term_through_the_module(
@@ -423,6 +463,11 @@ def test_monitorable_all_logs_every_term_through_the_module(
         assert f"nature/{name}" in trainer.callback_metrics
     with pytest.raises(ConfigurationError, match="monitorable"):
         NatureCallback(monitorable="some")  # type: ignore[arg-type]
+    totals = make_callback(tmp_path, output_dir=tmp_path / "rec2", monitorable="totals")
+    trainer = make_trainer(namespace, tmp_path, totals, epochs=1, logger=False)
+    trainer.fit(make_module(namespace), *loaders())
+    assert "nature/nature_co2e_kg" in trainer.logged_metrics
+    assert "nature/power_w" not in trainer.logged_metrics
 
 
 def test_a_second_fit_with_the_same_callback_continues_the_totals(

@@ -18,6 +18,7 @@ from nature_callback.meters import (
     DramEstimateMeter,
     lookup_tdp,
 )
+from nature_callback.meters import estimate
 from nature_callback.meters.cpu_tdp import CPU_TDP_TABLE, cpu_model_name
 
 BURN_S = 0.3
@@ -49,17 +50,24 @@ def test_cpu_burn_gives_positive_energy_bounded_by_tdp() -> None:
     assert "cpu_tdp_w=100 W per package (user parameter)" in reading.description
 
 
-def test_cpu_time_of_child_processes_is_counted() -> None:
-    meter = CpuEstimateMeter(cpu_tdp_w=50.0)
-    meter.start()
+def _start_burning_child(seconds: float) -> subprocess.Popen[str]:
+    """A child process that burns ``seconds`` of CPU, says "done", then waits for stdin."""
     child = subprocess.Popen(
         [sys.executable, "-c",
-         "import time,sys\nt=time.process_time()\nwhile time.process_time()-t<0.3: pass\n"
+         f"import time,sys\nt=time.process_time()\nwhile time.process_time()-t<{seconds}: pass\n"
          "print('done', flush=True)\nsys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
+    assert child.stdout is not None and child.stdout.readline().strip() == "done"
+    return child
+
+
+def test_cpu_time_of_child_processes_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(estimate, "MEMBERS_REFRESH_S", 0.0)  # look for children at every read
+    meter = CpuEstimateMeter(cpu_tdp_w=50.0)
+    meter.start()
+    child = _start_burning_child(0.3)
     try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "done"
         while_alive_j = meter.read()[0].energy_j  # the child is alive: counted live
     finally:
         child.communicate("")  # let it exit; it is reaped here
@@ -67,6 +75,22 @@ def test_cpu_time_of_child_processes_is_counted() -> None:
     meter.stop()
     assert while_alive_j >= meter.w_per_logical_cpu * (0.3 - TICK_S)
     assert after_exit_j >= while_alive_j
+
+
+def test_a_child_found_late_is_counted_in_full_at_the_next_refresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(estimate, "MEMBERS_REFRESH_S", 0.5)
+    meter = CpuEstimateMeter(cpu_tdp_w=50.0)
+    meter.start()
+    child = _start_burning_child(0.3)
+    try:
+        time.sleep(0.5)  # the process list is now due for a rebuild
+        alive_j = meter.read()[0].energy_j
+    finally:
+        child.communicate("")
+    meter.stop()
+    assert alive_j >= meter.w_per_logical_cpu * (0.3 - TICK_S)
 
 
 def test_tdp_table_lookup_and_override() -> None:
