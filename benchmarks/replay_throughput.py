@@ -6,6 +6,9 @@ set is run for T steps, interleaved (A B A B ...) so machine noise hits every va
 * ``plain``: ``reset_net(snn); for t in range(T): out += snn(x)`` (spikingjelly alone);
 * ``replay, static``: replay with energy accounting and the static non-idealities of the ReRAM
   preset (quantised 2-bit cells, 8-bit weights bit-sliced, variation), ideal ADC, no read noise;
+* ``replay, ADC only``: static non-idealities and the 8-bit ADC on every column, no read noise;
+* ``replay, noise only``: static non-idealities and read noise, ideal ADC (one exact Gaussian per
+  output: the columns need not be resolved);
 * ``replay, full``: the ReRAM preset as shipped: also the 8-bit ADC on every column and
   cycle-to-cycle read noise on every read (every column current of every bit plane resolved;
   the constant pixel input's repeated reads use the exact split sampler of
@@ -112,6 +115,8 @@ def main() -> None:
     mappings = {}
     for name, hw in (
         ("replay, static", quiet),
+        ("replay, ADC only", presets.RERAM.with_parameter("c2c_read_noise", 0.0)),
+        ("replay, noise only", presets.RERAM.with_parameter("adc_bits", None)),
         ("replay, full", presets.RERAM),
         ("replay, full + hold", presets.RERAM.with_parameter("hold_constant_inputs", True)),
     ):

@@ -6,12 +6,15 @@ Per forward pass (one time step of a batch) the layer
 1. encodes its input into word-line planes (:mod:`neuromorphic_sim.encoding`);
 2. counts, per row group and output position, the active rows and the conductance they
    drive (one small convolution with the group masks and the row conductance sums);
-3. computes its output. With an ideal ADC and no read noise the column currents need not
-   be resolved: the output is the convolution with the *effective* weights decoded from the
-   non-ideal conductances. Otherwise every column current of every group is read, noise
-   added, quantised by the ADC and decoded digitally (:mod:`neuromorphic_sim.column_read`);
-   repeated reads of a constant input reuse the noise-free read and draw noise only where
-   it can change a code (:mod:`neuromorphic_sim.adc_sampling`).
+3. computes its output. With an ideal ADC the column currents need not be resolved: the
+   output is the convolution with the *effective* weights decoded from the non-ideal
+   conductances, and read noise, Gaussian per cell and read and decoded linearly, is
+   exactly one Gaussian per output with variance c2c²·Σ_rows x²·Σ_columns G²·D² (a second
+   convolution, see :meth:`CrossbarLayer._output_noise_kernel`). With an ADC every column
+   current of every group is read, noise added, quantised and decoded digitally
+   (:mod:`neuromorphic_sim.column_read`); repeated reads of a constant input reuse the
+   noise-free read and draw noise only where it can change a code
+   (:mod:`neuromorphic_sim.adc_sampling`).
 
 Counters stay on the layer's device until :meth:`CrossbarLayer.events` reads them.
 """
@@ -148,10 +151,29 @@ class CrossbarLayer(nn.Module):
         )
 
         self.hold_constant_inputs = hw.periphery.hold_constant_inputs
-        self.resolve_columns = hw.periphery.adc_bits is not None or self.reader.read_noise > 0
+        self.resolve_columns = hw.periphery.adc_bits is not None
+        """Columns are read one by one only where an ADC quantises each of them."""
+        self.output_noise = not self.resolve_columns and self.reader.read_noise > 0
+        """Ideal ADC with read noise: one exact Gaussian per output instead of per column."""
+        self.register_buffer(
+            "noise_kernel", self._output_noise_kernel(kernel_shape) if self.output_noise else None
+        )
         self._cache: _Prepared | None = None
         self.register_buffer("_counts", torch.zeros(4, dtype=torch.float64), persistent=False)
         self._host_counts = [0.0, 0.0, 0.0]
+
+    def _output_noise_kernel(self, kernel_shape: tuple[int, ...]) -> torch.Tensor:
+        """Output variance per unit input² of each row: c2c²·Σ_columns G²·D², as a kernel.
+
+        Every cell read is G·(1 + c2c·Z), independently, and the decode is linear, so an
+        output's noise is Gaussian with variance Σ_columns D²·c2c²·Σ_rows (x·G)² =
+        Σ_rows x²·(c2c²·Σ_columns G²·D²): exact, and one convolution of x² with this kernel.
+        """
+        groups, rows, _ = self.mapped.conductance_s.shape
+        squares = self.mapped.conductance_s.square().reshape(groups * rows, -1)
+        per_row = (squares @ self.mapped.decode.square())[: self.mapped.input_rows]
+        kernel = self.reader.read_noise**2 * per_row.T  # (C_out, K)
+        return kernel.reshape(kernel_shape).to(torch.float32)
 
     # --------------------------------------------------------------------------- counters
     def reset_events(self) -> None:
@@ -239,7 +261,27 @@ class CrossbarLayer(nn.Module):
             prepared.output = F.linear(
                 encoded.reconstructed.flatten(1), self.weight_fast.flatten(1), self.bias
             ).reshape(out_shape)
+        if self.output_noise:  # the noise-free output above is the mean of every read
+            variance = self._conv(planes * planes, self.noise_kernel)
+            variance = torch.einsum(
+                "pbohw,pb->bohw",
+                variance.view(n_planes, batch, *variance.shape[1:]),
+                encoded.plane_weight.square(),
+            )
+            prepared.mean, prepared.noise_std = prepared.output, variance.sqrt_()
+            prepared.output = None
         return prepared
+
+    def _draw_output(self, prepared: _Prepared) -> torch.Tensor:
+        """One read with fresh read noise, drawn per output (ideal ADC)."""
+        assert prepared.mean is not None and prepared.noise_std is not None
+        noise = torch.randn(
+            prepared.mean.shape,
+            generator=self.reader.noise_source(prepared.mean.device),
+            device=prepared.mean.device,
+            dtype=prepared.mean.dtype,
+        )
+        return torch.addcmul(prepared.mean, prepared.noise_std, noise)
 
     def _noisy_read(self, prepared: _Prepared, repeated: bool) -> torch.Tensor:
         """Decoded outputs (P·B·L, C_out) of one read with fresh read noise. The first read of
@@ -271,7 +313,11 @@ class CrossbarLayer(nn.Module):
             for index, value in enumerate(prepared.host):
                 self._host_counts[index] += value
         output = prepared.output
-        if output is None:
+        if output is None and self.output_noise:
+            output = self._draw_output(prepared)
+            if self.hold_constant_inputs:  # a repeat holds this read
+                prepared.output = output
+        elif output is None:
             output = self._combine_planes(self._noisy_read(prepared, repeated), prepared)
             if self.hold_constant_inputs:  # a repeat holds this read
                 prepared.output = output
@@ -294,3 +340,7 @@ class _Prepared:
     """Split conversions for repeated noisy reads (built at the first repeat)."""
     output: torch.Tensor | None = None
     """The layer output, where it is deterministic (or held)."""
+    mean: torch.Tensor | None = None
+    """Ideal ADC with read noise: the noise-free output, (B, C_out, H, W)."""
+    noise_std: torch.Tensor | None = None
+    """Ideal ADC with read noise: σ of each output's read noise."""

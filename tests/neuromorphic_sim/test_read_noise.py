@@ -198,3 +198,64 @@ def test_a_noisy_layer_is_reproducible_and_constant_inputs_differ_per_read() -> 
     first, again = reads(), reads()
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not torch.equal(first[1], first[2]) and not torch.equal(first[0], first[1])
+
+
+def _noisy_layer(c2c: float, **overrides):
+    """A 2→4 channel 3×3 convolution on crossbars of 8 rows (two row groups), ideal ADC."""
+    from torch import nn
+
+    from neuromorphic_sim import build_crossbar_network
+
+    conv = nn.Conv2d(2, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.linspace(-1.0, 1.0, 72).view(4, 2, 3, 3))
+        conv.bias.copy_(torch.tensor([0.1, -0.2, 0.0, 0.3]))
+    hw = presets.RERAM.with_parameter("c2c_read_noise", c2c).with_parameter("adc_bits", None)
+    hw = hw.with_parameter("rows", 8)
+    for name, value in overrides.items():
+        hw = hw.with_parameter(name, value)
+    return build_crossbar_network(nn.Sequential(conv), hw).layers["0"]
+
+
+@pytest.mark.parametrize("input_driver", ["bit_serial", "dac"])
+def test_output_noise_variance_is_the_decoded_column_variance(input_driver: str) -> None:
+    # Ideal ADC: the per-output σ² must equal Σ_planes w²·Σ_columns D²·σ_column², computed
+    # here from the column-resolved read of the same planes.
+    layer = _noisy_layer(0.05, input_driver=input_driver)
+    assert layer.output_noise and not layer.resolve_columns
+    x = torch.rand(3, 2, 5, 5, generator=torch.Generator().manual_seed(1))
+    prepared = layer._prepare(x)
+    assert prepared.noise_std is not None and prepared.mean is not None
+    encoded = layer.encoding.encode(x)
+    n_planes = encoded.planes.shape[0]
+    planes = encoded.planes.reshape(n_planes * 3, 2, 5, 5)
+    rows = torch.nn.functional.unfold(planes, 3, padding=1).transpose(1, 2).reshape(-1, 18)
+    spread = layer.reader.column_reads(rows).spread
+    assert spread is not None
+    decode = layer.reader.decoder.matrix.double()
+    per_read = spread.double().square().reshape(rows.shape[0], -1) @ decode.square()
+    per_plane = per_read.view(n_planes, 3, 25, 4)
+    expected = torch.einsum("pblo,pb->bol", per_plane, encoded.plane_weight.double().square())
+    torch.testing.assert_close(
+        prepared.noise_std.double().square().reshape(3, 4, 25), expected, rtol=1e-4, atol=1e-12
+    )
+    if input_driver == "bit_serial":
+        assert n_planes > 1  # several planes, so the plane weights are exercised
+
+
+def test_output_noise_has_the_distribution_of_column_resolved_reads() -> None:
+    reads = 3000
+    x = torch.rand(2, 2, 5, 5, generator=torch.Generator().manual_seed(2))
+    fast = _noisy_layer(0.05)
+    columns = _noisy_layer(0.05)
+    columns.output_noise, columns.resolve_columns = False, True  # the per-conversion path
+    with torch.no_grad():
+        fast_reads = torch.stack([fast(x) for _ in range(reads)]).double()
+        column_reads = torch.stack([columns(x) for _ in range(reads)]).double()
+    pooled_error = torch.sqrt((fast_reads.var(dim=0) + column_reads.var(dim=0)) / reads)
+    difference = (fast_reads.mean(dim=0) - column_reads.mean(dim=0)).abs()
+    assert (difference <= SIGMAS * pooled_error + 1e-6).all()
+    ratio = fast_reads.var(dim=0) / column_reads.var(dim=0)
+    assert ((ratio - 1.0).abs() <= SIGMAS * math.sqrt(2.0 * 2.0 / (reads - 1))).all()
+    # and the noise is really there: a read differs from the next one
+    assert not torch.equal(fast_reads[0], fast_reads[1])
