@@ -35,7 +35,6 @@ from nature_callback._lightning import CallbackBase, pl
 from nature_callback.demo import _quiet_lightning, train_stage
 from nature_callback.digits import DigitsSplits, load_digits_splits
 
-
 HOOKS = ("setup", "on_fit_start", "on_train_epoch_start", "on_train_epoch_end", "on_fit_end",
          "teardown", "state_dict")
 

@@ -35,5 +35,6 @@ def test_other_loggers_get_log_metrics(tmp_path: Path) -> None:
     assert _tensorboard_file_writer(logger) is None
     write_scalars(logger, METRICS, step=4)
     logger.finalize("success")
-    (row,) = csv.DictReader(open(Path(logger.log_dir) / "metrics.csv"))
+    with open(Path(logger.log_dir) / "metrics.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
     assert float(row["nature/power_w"]) == 12.5 and row["step"] == "4"
