@@ -116,3 +116,23 @@ def test_misuse_of_windows_raises_clearly(tmp_path: Path, powercap: LivePowercap
 def test_invalid_tracker_parameters_raise_at_construction(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         NatureTracker(**kwargs)  # type: ignore[arg-type]
+
+
+def test_epoch_record_dicts_equal_dataclasses_asdict_and_round_trip(
+    tmp_path: Path, powercap: LivePowercap
+) -> None:
+    import dataclasses
+
+    from nature_callback.records import EpochRecord
+
+    with NatureTracker(pue=1.2, carbon=300.0, output_dir=tmp_path, ledger_path=False,
+                       planned_epochs=3) as tracker:
+        with tracker.epoch():
+            time.sleep(0.02)
+    record = tracker.records[0]
+    assert record.power_by_kind_w and record.forecast_co2e_kg is not None
+    as_dict = record.to_dict()
+    assert as_dict == dataclasses.asdict(record)
+    as_dict["power_by_kind_w"]["cpu"] = -1.0  # a copy: the frozen record is unchanged
+    assert record.power_by_kind_w.get("cpu") != -1.0
+    assert EpochRecord.from_dict(record.to_dict()) == record

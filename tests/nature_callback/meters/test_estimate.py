@@ -172,3 +172,16 @@ def test_estimates_read_frozen_after_stop_and_restart_from_zero() -> None:
 def test_invalid_tdp_names_the_parameter(value) -> None:
     with pytest.raises(ConfigurationError, match="cpu_tdp_w"):
         CpuEstimateMeter(cpu_tdp_w=value)
+
+
+def test_this_process_is_read_without_psutil_with_the_same_counters() -> None:
+    this = psutil.Process()
+    before = this.cpu_times()
+    own_cpu_s = estimate._cpu_time_s(this)
+    after = this.cpu_times()
+    assert sum(before[:4]) - TICK_S <= own_cpu_s <= sum(after[:4]) + TICK_S
+    page_bytes = estimate._PAGE_BYTES
+    ballast = bytearray(64 * 2**20)  # 64 MiB, touched: resident
+    ballast[::page_bytes] = b"x" * len(ballast[::page_bytes])
+    assert abs(estimate._rss_bytes(this) - this.memory_info().rss) <= 64 * page_bytes
+    del ballast
