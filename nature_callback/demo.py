@@ -108,6 +108,7 @@ def train_stage(
         accelerator="auto",
         devices=1,
         logger=pl.loggers.TensorBoardLogger(str(out_dir), name="digits") if tensorboard else False,
+        default_root_dir=str(out_dir),
         callbacks=[callback] if callback is not None else [],
         enable_checkpointing=False,
         enable_model_summary=False,
