@@ -76,8 +76,9 @@ def train_once(splits: DigitsSplits, epochs: int, arm: str, root: Path,
     callback = {
         "without": lambda: None,
         "empty": EmptyCallback,
-        "nature": lambda: TimedNatureCallback(pue=1.0, carbon=400.0, ledger_path=False,
-                                              verbose=False, progress_bar=False),
+        # defaults but for a fixed intensity (offline) and a ledger of its own
+        "nature": lambda: TimedNatureCallback(pue=1.0, carbon=400.0, verbose=False,
+                                              ledger_path=root / "ledger.sqlite"),
     }[arm]()
     started = time.perf_counter()
     train_stage(splits, root, epochs, callback, tensorboard=tensorboard)

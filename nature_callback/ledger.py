@@ -7,7 +7,6 @@ name (this one included), failed and interrupted runs too: they cost energy.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from dataclasses import asdict, dataclass
@@ -92,25 +91,26 @@ class RunLedger:
         except sqlite3.Error as err:
             raise LedgerError(f"run ledger {self.path}: {err}") from err
 
-    def begin(self, run_id: str, project: str) -> None:
-        """Record a run as started."""
-        now = datetime.now(timezone.utc).isoformat()
+    def begin(self, run_id: str, project: str, started_at: str | None = None) -> None:
+        """Record a run as started (at ``started_at``, ISO 8601; default: now)."""
+        started_at = started_at or datetime.now(timezone.utc).isoformat()
         self._execute(
             "INSERT OR REPLACE INTO runs (run_id, project, started_at, status) VALUES (?, ?, ?, ?)",
-            (run_id, project, now, "running"),
+            (run_id, project, started_at, "running"),
         )
 
-    def update(
-        self, run_id: str, *, status: str, epochs: int, energy_j: float, co2e_kg: float,
-        summary: dict[str, Any] | None = None, ended: bool = False,
+    def record(
+        self, run_id: str, project: str, started_at: str, *, status: str, epochs: int,
+        energy_j: float, co2e_kg: float, ended: bool = False,
     ) -> None:
-        """Store a run's latest totals (and its end time when ``ended``)."""
+        """Insert or update a run's row with its latest totals: one commit either way."""
         ended_at = datetime.now(timezone.utc).isoformat() if ended else None
         self._execute(
-            "UPDATE runs SET status = ?, epochs = ?, energy_j = ?, co2e_kg = ?, summary = ?, "
-            "ended_at = COALESCE(?, ended_at) WHERE run_id = ?",
-            (status, epochs, energy_j, co2e_kg,
-             json.dumps(summary) if summary is not None else None, ended_at, run_id),
+            "INSERT INTO runs (run_id, project, started_at, status, epochs, energy_j, co2e_kg, "
+            "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
+            "status = excluded.status, epochs = excluded.epochs, energy_j = excluded.energy_j, "
+            "co2e_kg = excluded.co2e_kg, ended_at = COALESCE(excluded.ended_at, runs.ended_at)",
+            (run_id, project, started_at, status, epochs, energy_j, co2e_kg, ended_at),
         )
 
     def count(self, project: str) -> int:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -143,6 +145,10 @@ class NatureTracker:
         self._writer: LatestValueWriter[RunSummary] = LatestValueWriter(
             self._persist, min_interval_s=RECORD_PERIOD_S)
         self._ledger_written_s = -float("inf")
+        self._ledger_thread: threading.Thread | None = None
+        """Writes the final ledger row (see ``wait_for_ledger``)."""
+        self._started_at = ""
+        """ISO time (UTC) at which start() ran: the ledger row's start."""
         self.a_hw_j = 0.0
         """Hardware energy metered outside epoch windows (before PUE and grid loss)."""
         self.a_hw_g = 0.0
@@ -203,10 +209,11 @@ class NatureTracker:
     def _open_ledger(self) -> None:
         if self.config.ledger_path is False or not self.is_writer:
             return
+        self._started_at = datetime.now(timezone.utc).isoformat()
         try:
             self._ledger = RunLedger(self.config.ledger_path or None)
-            self._ledger.begin(self.run_id, self.config.project)
-            if self.config.n_exp == "ledger":
+            if self.config.n_exp == "ledger":  # counting needs this run's row now
+                self._ledger.begin(self.run_id, self.config.project, started_at=self._started_at)
                 self.n_exp = max(self._ledger.count(self.config.project), 1)
         except NatureError as err:
             self._ledger = None
@@ -460,15 +467,32 @@ class NatureTracker:
         now_s = time.monotonic()
         if self._ledger is None or (running and now_s - self._ledger_written_s < LEDGER_PERIOD_S):
             return
+        self._ledger_written_s = now_s
+        if running:  # already off the training thread (the background writer)
+            self._record_in_ledger(summary)
+            return
+        # A synced SQLite commit takes milliseconds: the final row is written by its own
+        # thread, which the interpreter waits for at exit (not a daemon), so it is never lost.
+        self._ledger_thread = threading.Thread(
+            target=self._record_in_ledger, args=(summary,), name="nature-ledger")
+        self._ledger_thread.start()
+
+    def _record_in_ledger(self, summary: RunSummary) -> None:
+        """Insert or update this run's ledger row (it appears with the first record)."""
+        assert self._ledger is not None
         try:
-            self._ledger.update(
-                self.run_id, status=summary.status, epochs=summary.epochs,
-                energy_j=summary.energy_j, co2e_kg=summary.co2e_kg, summary=None,
-                ended=not running,
+            self._ledger.record(
+                self.run_id, self.config.project, self._started_at, status=summary.status,
+                epochs=summary.epochs, energy_j=summary.energy_j, co2e_kg=summary.co2e_kg,
+                ended=summary.status != "running",
             )
-            self._ledger_written_s = now_s
         except NatureError as err:
             log.warning("run ledger not updated: %s", err)
+
+    def wait_for_ledger(self, timeout_s: float | None = None) -> None:
+        """Block until the final ledger row is written (``stop``/``abort`` hand it to a thread)."""
+        if self._ledger_thread is not None:
+            self._ledger_thread.join(timeout_s)
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> RunSummary:

@@ -42,7 +42,8 @@ def test_ledger_command_lists_recorded_runs(tmp_path: Path, capsys: pytest.Captu
 
     ledger = RunLedger(tmp_path / "l.sqlite")
     ledger.begin("abc123", "proj")
-    ledger.update("abc123", status="completed", epochs=3, energy_j=42.0, co2e_kg=1e-5, ended=True)
+    ledger.record("abc123", "proj", "2026-01-01T00:00:00+00:00", status="completed", epochs=3,
+                  energy_j=42.0, co2e_kg=1e-5, ended=True)
     assert main(["ledger", "--path", str(tmp_path / "l.sqlite")]) == 0
     line = capsys.readouterr().out.strip()
     assert "proj" in line and "completed" in line and "abc123" in line and "42.0 J" in line

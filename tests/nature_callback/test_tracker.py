@@ -136,3 +136,53 @@ def test_epoch_record_dicts_equal_dataclasses_asdict_and_round_trip(
     as_dict["power_by_kind_w"]["cpu"] = -1.0  # a copy: the frozen record is unchanged
     assert record.power_by_kind_w.get("cpu") != -1.0
     assert EpochRecord.from_dict(record.to_dict()) == record
+
+
+def test_ledger_row_carries_the_start_time_and_the_final_status(
+    tmp_path: Path, powercap: LivePowercap
+) -> None:
+    from datetime import datetime, timezone
+
+    from nature_callback.ledger import RunLedger
+
+    ledger_path = tmp_path / "ledger.sqlite"
+    before = datetime.now(timezone.utc)
+    with NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=ledger_path) as tracker:
+        time.sleep(0.05)  # the row is inserted with the first record, not at start
+        with tracker.epoch():
+            time.sleep(0.02)
+    tracker.wait_for_ledger()
+    (run,) = RunLedger(ledger_path).runs()
+    assert run.run_id == tracker.run_id and run.status == "completed" and run.epochs == 1
+    started = datetime.fromisoformat(run.started_at)
+    assert before <= started <= before + (datetime.fromisoformat(run.ended_at) - before) / 2
+
+    # a run that fails before its first epoch ends is recorded too, as crashed
+    crashed = NatureTracker(carbon=300.0, output_dir=tmp_path / "b", ledger_path=ledger_path)
+    with pytest.raises(RuntimeError):
+        with crashed:
+            raise RuntimeError("failed during set-up")
+    crashed.wait_for_ledger()
+    statuses = {run.run_id: run.status for run in RunLedger(ledger_path).runs()}
+    assert statuses[crashed.run_id] == "crashed"
+
+
+def test_the_final_ledger_row_is_written_even_when_the_process_exits_at_once(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from nature_callback.ledger import RunLedger
+
+    ledger_path = tmp_path / "ledger.sqlite"
+    script = (
+        "from nature_callback import NatureTracker\n"
+        f"with NatureTracker(carbon=300.0, output_dir={str(tmp_path)!r}, "
+        f"ledger_path={str(ledger_path)!r}, gpus=None) as tracker:\n"
+        "    with tracker.epoch():\n"
+        "        pass\n"
+    )  # the interpreter exits right after stop(): the ledger thread must still finish
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    (run,) = RunLedger(ledger_path).runs()
+    assert run.status == "completed" and run.epochs == 1 and run.ended_at is not None

@@ -334,6 +334,7 @@ def test_ledger_counts_runs_for_n_exp(tmp_path: Path, powercap: LivePowercap) ->
         trainer = make_trainer(namespace, tmp_path, callback, epochs=1, logger=False)
         trainer.fit(make_module(namespace), *loaders())
         assert callback.tracker is not None
+        callback.tracker.wait_for_ledger()  # the final row is written off the training thread
         n_exps.append(callback.tracker.n_exp)
     assert n_exps == [1, 2, 3]
     from nature_callback.ledger import RunLedger
