@@ -152,16 +152,17 @@ def epoch_terms(
 
 
 def forecast_co2e_kg(
-    *, co2e_kg_so_far: float, epoch_co2e_g: list[float], planned_epochs: int, n_exp: int
+    *, co2e_kg_so_far: float, epochs_done: int, epoch_co2e_g_sum: float, planned_epochs: int,
+    n_exp: int,
 ) -> float:
     """Projected NATURE (kg CO2e) after ``planned_epochs``, from the mean epoch so far.
 
     ``co2e_kg_so_far`` is the run's carbon so far (A included); the remaining
-    epochs are charged at the mean carbon of the epochs completed.
+    epochs are charged at the mean carbon of the ``epochs_done`` epochs completed, whose
+    carbon adds up to ``epoch_co2e_g_sum`` grams.
     """
-    done = len(epoch_co2e_g)
-    if done == 0:
+    if epochs_done <= 0:
         return float("nan")
-    remaining = max(planned_epochs - done, 0)
-    mean_epoch_kg = sum(epoch_co2e_g) / done / 1000.0
+    remaining = max(planned_epochs - epochs_done, 0)
+    mean_epoch_kg = epoch_co2e_g_sum / epochs_done / 1000.0
     return n_exp * (co2e_kg_so_far + remaining * mean_epoch_kg)

@@ -21,6 +21,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -141,9 +142,15 @@ class NatureTracker:
         self._last_intensity: CarbonIntensity | None = None
         # history (what a checkpoint carries)
         self.records: list[EpochRecord] = []
+        self._epochs_energy_j = 0.0
+        """Σ epoch_energy_j over ``records`` (kept as records are added: O(1) per epoch)."""
+        self._epochs_co2e_g = 0.0
+        """Σ epoch_co2e_g over ``records``."""
+        self._any_estimated = False
+        """Whether any record has an estimated part."""
         self._dict_cache: dict[int, tuple[EpochRecord, dict[str, Any]]] = {}
-        self._writer: LatestValueWriter[RunSummary] = LatestValueWriter(
-            self._persist, min_interval_s=RECORD_PERIOD_S)
+        self._writer: LatestValueWriter[_State] = LatestValueWriter(
+            self._persist_state, min_interval_s=RECORD_PERIOD_S)
         self._ledger_written_s = -float("inf")
         self._ledger_thread: threading.Thread | None = None
         """Writes the final ledger row (see ``wait_for_ledger``)."""
@@ -305,10 +312,17 @@ class NatureTracker:
             carbon_is_stale=intensity.is_stale,
             carbon_is_estimated=intensity.is_estimated,
         )
-        self.records.append(record)
+        self._add_record(record)
         self._epoch_index += 1
-        self._write_summary("running")
+        self._submit_running()
         return record
+
+    def _add_record(self, record: EpochRecord) -> None:
+        """Append a record and keep the running sums in step."""
+        self.records.append(record)
+        self._epochs_energy_j += record.terms.epoch_energy_j
+        self._epochs_co2e_g += record.terms.epoch_co2e_g
+        self._any_estimated = self._any_estimated or record.estimated
 
     @contextlib.contextmanager
     def epoch(self) -> Iterator["NatureTracker"]:
@@ -337,7 +351,8 @@ class NatureTracker:
         if self.config.planned_epochs is not None:
             forecast = forecast_co2e_kg(
                 co2e_kg_so_far=co2e_kg,
-                epoch_co2e_g=[r.terms.epoch_co2e_g for r in self.records] + [terms.epoch_co2e_g],
+                epochs_done=len(self.records) + 1,
+                epoch_co2e_g_sum=self._epochs_co2e_g + terms.epoch_co2e_g,
                 planned_epochs=self.config.planned_epochs,
                 n_exp=self.n_exp,
             )
@@ -366,12 +381,12 @@ class NatureTracker:
     @property
     def energy_j(self) -> float:
         """The run's bracket so far: A + Σ epoch energy (J)."""
-        return self.a_energy_j + sum(r.terms.epoch_energy_j for r in self.records)
+        return self.a_energy_j + self._epochs_energy_j
 
     @property
     def co2e_kg(self) -> float:
         """The run's carbon so far (kg CO2e), A included."""
-        return (self.a_co2e_g + sum(r.terms.epoch_co2e_g for r in self.records)) / 1000.0
+        return (self.a_co2e_g + self._epochs_co2e_g) / 1000.0
 
     @property
     def last_epoch(self) -> EpochRecord | None:
@@ -380,19 +395,33 @@ class NatureTracker:
 
     def summary(self, status: Status | None = None, rank_local: bool = False) -> RunSummary:
         """The run so far as a summary object."""
-        intensity = self._last_intensity
+        return self._summary_of(self._capture(status or self.status, rank_local))
+
+    def _capture(self, status: Status, rank_local: bool) -> _State:
+        """What a summary is built from, taken now on the training thread (O(1))."""
+        return _State(
+            status=status, rank_local=rank_local, records=self.records,
+            epochs=len(self.records), energy_j=self.energy_j, co2e_kg=self.co2e_kg,
+            a_energy_j=self.a_energy_j, any_estimated=self._any_estimated,
+            readings=tuple(self._last_reading.values()), intensity=self._last_intensity,
+        )
+
+    def _summary_of(self, state: _State) -> RunSummary:
+        """The summary of a captured state (also called from the record writer's thread:
+        it reads only the state and what does not change once the run has started)."""
+        intensity = state.intensity
         return RunSummary(
             run_id=self.run_id,
             project=self.config.project,
-            status=status or self.status,
+            status=state.status,
             n_exp=self.n_exp,
-            epochs=len(self.records),
-            a_energy_j=self.a_energy_j,
-            energy_j=self.energy_j,
-            co2e_kg=self.co2e_kg,
-            nature_energy_j=self.n_exp * self.energy_j,
-            nature_co2e_kg=self.n_exp * self.co2e_kg,
-            nature_energy_kwh=self.n_exp * self.energy_j / JOULES_PER_KWH,
+            epochs=state.epochs,
+            a_energy_j=state.a_energy_j,
+            energy_j=state.energy_j,
+            co2e_kg=state.co2e_kg,
+            nature_energy_j=self.n_exp * state.energy_j,
+            nature_co2e_kg=self.n_exp * state.co2e_kg,
+            nature_energy_kwh=self.n_exp * state.energy_j / JOULES_PER_KWH,
             pue=self.config.pue,
             grid_loss=self.grid_loss,
             grid_loss_source=self.grid_loss_source,
@@ -401,12 +430,12 @@ class NatureTracker:
             meters=[
                 {"device": d.device, "kind": d.kind, "description": d.description,
                  "source": d.source, "ok": d.ok}
-                for d in self._last_reading.values()
+                for d in state.readings
             ],
-            estimated=any(d.source == "estimated" for d in self._last_reading.values())
-            or any(r.estimated for r in self.records),
-            rank_local=rank_local,
-            epoch_records=self._record_dicts(),
+            estimated=any(d.source == "estimated" for d in state.readings)
+            or state.any_estimated,
+            rank_local=state.rank_local,
+            epoch_records=self._record_dicts(state.records[: state.epochs]),
         )
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -428,10 +457,10 @@ class NatureTracker:
             params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
         return params
 
-    def _record_dicts(self) -> list[dict[str, Any]]:
-        """``to_dict()`` of every record, each converted once (records are frozen)."""
+    def _record_dicts(self, records: list[EpochRecord] | None = None) -> list[dict[str, Any]]:
+        """``to_dict()`` of every record (default: all), each converted once (they are frozen)."""
         dicts = []
-        for record in self.records:
+        for record in self.records if records is None else records:
             cached = self._dict_cache.get(id(record))
             if cached is None or cached[0] is not record:
                 cached = self._dict_cache[id(record)] = (record, record.to_dict())
@@ -443,18 +472,24 @@ class NatureTracker:
         """Where the JSON summary is written."""
         return (self.config.output_dir or Path.cwd()) / SUMMARY_FILENAME
 
-    def _write_summary(self, status: Status, rank_local: bool = False) -> RunSummary:
-        """Record the run: in the background while it runs, synchronously at its end."""
+    def _submit_running(self) -> None:
+        """Hand the running record to the background writer: it builds the summary and writes
+        it there, at most once a second (the newest state wins)."""
+        if self.is_writer:
+            self._writer.submit(self._capture("running", rank_local=False))
+
+    def _write_final(self, status: Status, rank_local: bool = False) -> RunSummary:
+        """Write the record of a run that ended (or stopped), synchronously; returns it."""
         summary = self.summary(status, rank_local=rank_local)
-        if not self.is_writer and not rank_local:
-            return summary
-        if status == "running":
-            self._writer.submit(summary)
-        else:
+        if self.is_writer or rank_local:
             # the final record supersedes any snapshot still queued, and must not be overtaken
             self._writer.close(write_pending=False)
             self._persist(summary)
         return summary
+
+    def _persist_state(self, state: _State) -> None:
+        """The record writer's job: build the summary of ``state`` and write it."""
+        self._persist(self._summary_of(state))
 
     def _persist(self, summary: RunSummary) -> None:
         """Write the JSON record (atomically) and, at the end or every minute, the ledger row."""
@@ -504,7 +539,7 @@ class NatureTracker:
                 self.end_epoch()
             self._close_gap(self.reduce)
             self.status = "completed"
-            return self._write_summary("completed")
+            return self._write_final("completed")
         finally:
             self._shutdown()
 
@@ -517,7 +552,7 @@ class NatureTracker:
                     self._abort_open_epoch()
                 self._close_gap(_identity)
             self.status = status
-            return self._write_summary(status, rank_local=self.is_distributed)
+            return self._write_final(status, rank_local=self.is_distributed)
         except Exception as err:  # noqa: BLE001 - the original error must propagate, not ours
             log.error("could not write the partial energy record: %s", err)
             return self.summary(status)
@@ -592,7 +627,11 @@ class NatureTracker:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue the totals of a checkpointed run; an epoch cut by the checkpoint is closed."""
-        self.records = [EpochRecord.from_dict(r) for r in state.get("records", [])]
+        self.records = []
+        self._epochs_energy_j = self._epochs_co2e_g = 0.0
+        self._any_estimated = False
+        for data in state.get("records", []):
+            self._add_record(EpochRecord.from_dict(data))
         self.a_hw_j = float(state.get("a_hw_j", 0.0))
         self.a_hw_g = float(state.get("a_hw_g", 0.0))
         self._pending_gap_j = self._pending_gap_g = 0.0
@@ -610,5 +649,25 @@ class NatureTracker:
                 grid_loss=self.grid_loss,
                 carbon_intensity_g_per_kwh=intensity.g_per_kwh,
             )
-            self.records.append(self._record(terms, carbon_source=intensity.source))
+            self._add_record(self._record(terms, carbon_source=intensity.source))
             self._epoch_index += 1
+
+
+@dataclass(frozen=True)
+class _State:
+    """A run's figures at one moment, enough to build its summary later on another thread.
+
+    ``records`` is the tracker's list itself (only ever appended to, or replaced whole), so
+    its first ``epochs`` entries are the records of that moment.
+    """
+
+    status: Status
+    rank_local: bool
+    records: list[EpochRecord]
+    epochs: int
+    energy_j: float
+    co2e_kg: float
+    a_energy_j: float
+    any_estimated: bool
+    readings: tuple[DeviceEnergy, ...]
+    intensity: CarbonIntensity | None

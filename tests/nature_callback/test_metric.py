@@ -69,11 +69,11 @@ def test_zero_length_epoch_has_zero_power_not_a_division_error() -> None:
 
 def test_forecast_charges_remaining_epochs_at_the_mean_so_far() -> None:
     # so far 0.010 kg (A included), epochs of 2 g and 4 g → mean 3 g; 8 remaining → +0.024 kg
-    forecast = metric.forecast_co2e_kg(co2e_kg_so_far=0.010, epoch_co2e_g=[2.0, 4.0],
+    forecast = metric.forecast_co2e_kg(co2e_kg_so_far=0.010, epochs_done=2, epoch_co2e_g_sum=6.0,
                                        planned_epochs=10, n_exp=3)
     assert forecast == pytest.approx(3 * (0.010 + 8 * 0.003))
-    assert math.isnan(metric.forecast_co2e_kg(co2e_kg_so_far=0.0, epoch_co2e_g=[],
-                                              planned_epochs=10, n_exp=1))
+    assert math.isnan(metric.forecast_co2e_kg(co2e_kg_so_far=0.0, epochs_done=0,
+                                              epoch_co2e_g_sum=0.0, planned_epochs=10, n_exp=1))
 
 
 @pytest.mark.parametrize(

@@ -186,3 +186,27 @@ def test_the_final_ledger_row_is_written_even_when_the_process_exits_at_once(
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     (run,) = RunLedger(ledger_path).runs()
     assert run.status == "completed" and run.epochs == 1 and run.ended_at is not None
+
+
+def test_the_running_record_is_consistent_with_the_tracker(
+    tmp_path: Path, powercap: LivePowercap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nature_callback import tracker as tracker_module
+
+    monkeypatch.setattr(tracker_module, "RECORD_PERIOD_S", 0.0)  # write after every epoch
+    with NatureTracker(pue=1.2, carbon=300.0, output_dir=tmp_path, ledger_path=False,
+                       planned_epochs=10) as tracker:
+        for _ in range(3):
+            with tracker.epoch():
+                time.sleep(0.02)
+        tracker._writer.flush()  # the background writer has written the newest state
+        record = json.loads(tracker.summary_path.read_text())
+        assert record["status"] == "running" and record["epochs"] == 3
+        assert record["energy_j"] == pytest.approx(tracker.energy_j, rel=1e-12)
+        epochs_j = sum(r["terms"]["epoch_energy_j"] for r in record["epoch_records"])
+        assert record["a_energy_j"] + epochs_j == pytest.approx(record["energy_j"], rel=1e-12)
+        # the forecast from running sums equals the mean over the listed epochs
+        last = record["epoch_records"][-1]
+        mean_kg = sum(r["terms"]["epoch_co2e_g"] for r in record["epoch_records"]) / 3 / 1000
+        assert last["forecast_co2e_kg"] == pytest.approx(last["co2e_kg"] + 7 * mean_kg, rel=1e-9)
+    assert json.loads(tracker.summary_path.read_text())["status"] == "completed"
