@@ -485,3 +485,16 @@ def test_a_second_fit_with_the_same_callback_continues_the_totals(
     assert [r.terms.epoch for r in records] == [0, 1, 2]  # 1 epoch, then 2 more
     assert callback.tracker.energy_j > first_energy_j
     assert all(r.terms.power_w == pytest.approx(POWER_W, rel=0.15) for r in records)
+
+
+def test_callback_metrics_falls_back_to_the_public_property() -> None:
+    from types import SimpleNamespace
+
+    from nature_callback.callbacks.lightning import _callback_metrics
+
+    public: dict[str, Any] = {}
+    assert _callback_metrics(SimpleNamespace(callback_metrics=public)) is public
+    inner: dict[str, Any] = {}
+    trainer = SimpleNamespace(_logger_connector=SimpleNamespace(_callback_metrics=inner),
+                              callback_metrics=public)
+    assert _callback_metrics(trainer) is inner
