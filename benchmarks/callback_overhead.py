@@ -119,7 +119,7 @@ def main() -> None:
           + f"; epochs of {1000 * epoch_s:.0f} ms")
     for arm, label in (("empty", "an empty callback (Lightning's hook calls)"),
                        ("nature", "NatureCallback")):
-        ratios = [w / b for w, b in zip(times_s[arm], without_s)]
+        ratios = [w / b for w, b in zip(times_s[arm], without_s, strict=True)]
         ratio = statistics.median(ratios)
         low, high = bootstrap_interval(ratios)
         per_epoch_ms = 1000 * (statistics.median(times_s[arm]) - statistics.median(without_s)) \

@@ -177,7 +177,7 @@ class NatureCallback(CallbackBase):
         # what log() would do for monitors and user code, at a fraction of its cost
         if direct:
             values = torch.tensor(list(direct.values()), dtype=torch.float64).unbind()
-            _callback_metrics(trainer).update(zip(direct, values))
+            _callback_metrics(trainer).update(zip(direct, values, strict=True))
         if trainer.is_global_zero:
             direct.update(self._detail_to_log(record.detail_metrics()))
             direct["epoch"] = float(trainer.current_epoch)

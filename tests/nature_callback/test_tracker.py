@@ -14,7 +14,6 @@ from tests.nature_callback.conftest import POWER_W
 from tests.nature_callback.powercap import LivePowercap
 
 
-
 def make_tracker(tmp_path: Path, **overrides: object) -> NatureTracker:
     options: dict[str, object] = dict(pue=1.2, grid_loss=0.05, carbon=300.0, n_exp=1,
                                       output_dir=tmp_path / "rec", planned_epochs=2)

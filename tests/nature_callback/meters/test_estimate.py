@@ -16,9 +16,9 @@ from nature_callback.meters import (
     CpuEstimateMeter,
     CpuTopology,
     DramEstimateMeter,
+    estimate,
     lookup_tdp,
 )
-from nature_callback.meters import estimate
 from nature_callback.meters.cpu_tdp import CPU_TDP_TABLE, cpu_model_name
 
 BURN_S = 0.3
