@@ -5,7 +5,7 @@ Trainer settings and TensorBoard logger as ``nature demo``) with and without the
 interleaved (A B A B ...) so that machine noise hits both alike, and prints the median
 wall-time ratio of whole ``Trainer.fit`` calls (the callback's start and end included) and
 the overhead per epoch. Target: <= 1.01 (1 % overhead). A third arm, an empty callback,
-shows what any Lightning callback costs through the Trainer's hook calls alone (about 300
+shows what any Lightning callback costs through the Trainer's hook calls alone (about 140
 per epoch here), the floor under that figure.
 
 Whole fits on a shared machine vary by several per cent from one run to the next, more than

@@ -91,14 +91,6 @@ class RunLedger:
         except sqlite3.Error as err:
             raise LedgerError(f"run ledger {self.path}: {err}") from err
 
-    def begin(self, run_id: str, project: str, started_at: str | None = None) -> None:
-        """Record a run as started (at ``started_at``, ISO 8601; default: now)."""
-        started_at = started_at or datetime.now(timezone.utc).isoformat()
-        self._execute(
-            "INSERT OR REPLACE INTO runs (run_id, project, started_at, status) VALUES (?, ?, ?, ?)",
-            (run_id, project, started_at, "running"),
-        )
-
     def record(
         self, run_id: str, project: str, started_at: str, *, status: str, epochs: int,
         energy_j: float, co2e_kg: float, ended: bool = False,

@@ -220,7 +220,8 @@ class NatureTracker:
         try:
             self._ledger = RunLedger(self.config.ledger_path or None)
             if self.config.n_exp == "ledger":  # counting needs this run's row now
-                self._ledger.begin(self.run_id, self.config.project, started_at=self._started_at)
+                self._ledger.record(self.run_id, self.config.project, self._started_at,
+                                    status="running", epochs=0, energy_j=0.0, co2e_kg=0.0)
                 self.n_exp = max(self._ledger.count(self.config.project), 1)
         except NatureError as err:
             self._ledger = None
@@ -499,10 +500,10 @@ class NatureTracker:
         running = summary.status == "running"
         # compact while running (fast C encoder), indented for the final record people read
         atomic_write_json(path, summary.to_dict(), indent=None if running else 2)
-        now_s = time.monotonic()
-        if self._ledger is None or (running and now_s - self._ledger_written_s < LEDGER_PERIOD_S):
+        if self._ledger is None or (
+            running and time.monotonic() - self._ledger_written_s < LEDGER_PERIOD_S
+        ):
             return
-        self._ledger_written_s = now_s
         if running:  # already off the training thread (the background writer)
             self._record_in_ledger(summary)
             return
@@ -521,6 +522,7 @@ class NatureTracker:
                 epochs=summary.epochs, energy_j=summary.energy_j, co2e_kg=summary.co2e_kg,
                 ended=summary.status != "running",
             )
+            self._ledger_written_s = time.monotonic()
         except NatureError as err:
             log.warning("run ledger not updated: %s", err)
 

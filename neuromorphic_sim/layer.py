@@ -313,12 +313,12 @@ class CrossbarLayer(nn.Module):
             for index, value in enumerate(prepared.host):
                 self._host_counts[index] += value
         output = prepared.output
-        if output is None and self.output_noise:
-            output = self._draw_output(prepared)
-            if self.hold_constant_inputs:  # a repeat holds this read
-                prepared.output = output
-        elif output is None:
-            output = self._combine_planes(self._noisy_read(prepared, repeated), prepared)
+        if output is None:
+            output = (
+                self._draw_output(prepared)
+                if self.output_noise
+                else self._combine_planes(self._noisy_read(prepared, repeated), prepared)
+            )
             if self.hold_constant_inputs:  # a repeat holds this read
                 prepared.output = output
         return output if self.is_conv else output.reshape(x.shape[0], self.out_features)

@@ -41,7 +41,6 @@ def test_ledger_command_lists_recorded_runs(tmp_path: Path, capsys: pytest.Captu
     from nature_callback.ledger import RunLedger
 
     ledger = RunLedger(tmp_path / "l.sqlite")
-    ledger.begin("abc123", "proj")
     ledger.record("abc123", "proj", "2026-01-01T00:00:00+00:00", status="completed", epochs=3,
                   energy_j=42.0, co2e_kg=1e-5, ended=True)
     assert main(["ledger", "--path", str(tmp_path / "l.sqlite")]) == 0
