@@ -33,6 +33,8 @@ class LatestValueWriter(Generic[T]):
         self._pending: T | None = None
         self._has_pending = False
         self._busy = False
+        self._idle = False
+        """The thread waits for a snapshot (rather than resting between writes)."""
         self._closing = False
         self._thread: threading.Thread | None = None
         self._warned = False
@@ -46,7 +48,8 @@ class LatestValueWriter(Generic[T]):
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
-            self._condition.notify_all()
+            elif self._idle:  # a resting thread finds it when its rest ends: no wake-up needed
+                self._condition.notify_all()
 
     def flush(self) -> None:
         """Block until every submitted snapshot has been written (or superseded)."""
@@ -68,8 +71,10 @@ class LatestValueWriter(Generic[T]):
     def _run(self) -> None:
         while True:
             with self._condition:
+                self._idle = True
                 while not self._has_pending and not self._closing:
                     self._condition.wait()
+                self._idle = False
                 if not self._has_pending:  # closing with nothing left to write
                     self._thread = None
                     self._condition.notify_all()

@@ -31,12 +31,37 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     operating-system crash could then lose the latest version.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
-                                    dir=target.parent)
+    fd, tmp_name = _temporary_beside(target, f".tmp{target.suffix}")
     os.close(fd)
+    return _fill_and_replace(tmp_name, target, lambda: write(Path(tmp_name)))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see ``atomic_write``), through the temporary
+    file's own descriptor (no second open)."""
+    target = Path(path)
+    fd, tmp_name = _temporary_beside(target, ".tmp")
+
+    def fill() -> None:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+
+    return _fill_and_replace(tmp_name, target, fill)
+
+
+def _temporary_beside(target: Path, suffix: str) -> tuple[int, str]:
+    """A new, open temporary file in ``target``'s folder (created if missing)."""
     try:
-        write(Path(tmp_name))
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+
+
+def _fill_and_replace(tmp_name: str, target: Path, fill: Callable[[], None]) -> Path:
+    """Run ``fill``, then move the temporary file onto ``target``; on any error remove it."""
+    try:
+        fill()
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -44,19 +69,47 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return target
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (see ``atomic_write``)."""
-    return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+def compact_json(value: Any) -> str:
+    """``value`` as one line of JSON (the C encoder); NaN and infinities become null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: null is the JSON for "no value"
+        return json.dumps(_json_safe(value))
+
+
+def readable_json(fields: dict[str, Any], encoded_lists: dict[str, list[str]] | None = None) -> str:
+    """A JSON object laid out for people, at the speed of compact JSON: one key per line,
+    one element per line for a list, every value itself compact.
+
+    ``encoded_lists`` gives lists whose elements are JSON texts already (records encoded
+    once, when they were made), so a long run's record is not re-encoded at every write.
+    """
+    encoded_lists = encoded_lists or {}
+    lines = []
+    for key, value in fields.items():
+        items = encoded_lists.get(key)
+        if items is None and isinstance(value, list):
+            items = [compact_json(item) for item in value]
+        name = json.dumps(key)
+        if items is None:
+            lines.append(f"  {name}: {compact_json(value)}")
+        elif items:
+            lines.append(f"  {name}: [\n    " + ",\n    ".join(items) + "\n  ]")
+        else:
+            lines.append(f"  {name}: []")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:
     """Write ``data`` as JSON, atomically; NaN and infinities become null.
 
     ``indent=None`` writes one compact line with the C encoder, several times faster
-    than indented output (which Python encodes in pure Python).
+    than indented output (which Python encodes in pure Python); see also ``readable_json``.
     """
+    if indent is None:
+        return atomic_write_text(path, compact_json(data) + "\n")
     try:
         text = json.dumps(data, indent=indent, allow_nan=False)
-    except ValueError:  # a non-finite float somewhere: null is the JSON for "no value"
+    except ValueError:
         text = json.dumps(_json_safe(data), indent=indent)
     return atomic_write_text(path, text + "\n")

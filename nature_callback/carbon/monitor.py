@@ -201,6 +201,8 @@ class CarbonMonitor:
         if end_s < start_s:
             raise ConfigurationError(f"end_s={end_s!r} is before start_s={start_s!r}.")
         with self._lock:
+            if len(self._history) == 1:  # one value all along (a fixed intensity, say)
+                return self._history[0][1]
             history = list(self._history)
         weights: list[tuple[float, CarbonIntensity]] = []
         for index, (adopted_at, value) in enumerate(history):

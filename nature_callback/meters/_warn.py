@@ -32,6 +32,8 @@ class OnceWarner:
 
     def flush(self, stacklevel: int = 3) -> None:
         """Emit every queued message as a ``MeterWarning`` (call from the caller's thread)."""
+        if not self._pending:  # the usual case, at every read: no lock needed to see it
+            return
         with self._lock:
             messages, self._pending = self._pending, []
         for message in messages:

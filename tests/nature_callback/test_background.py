@@ -87,3 +87,20 @@ def test_close_without_writing_pending_drops_the_queued_snapshot() -> None:
     writer.close(write_pending=False)
     assert written == [1]
     assert writer_threads() == []
+
+
+def test_a_snapshot_submitted_during_the_rest_is_written_when_the_rest_ends() -> None:
+    written: list[tuple[int, float]] = []
+    writer: LatestValueWriter[int] = LatestValueWriter(
+        lambda value: written.append((value, time.monotonic())), min_interval_s=0.3)
+    writer.submit(1)
+    writer.flush()
+    writer.submit(2)  # the resting thread is not woken; it finds this when the rest ends
+    writer.flush()
+    assert [value for value, _ in written] == [1, 2]
+    assert written[1][1] - written[0][1] >= 0.25
+    writer.submit(3)  # and after that write it rests again, then waits, and is woken
+    writer.flush()
+    writer.close()
+    assert [value for value, _ in written] == [1, 2, 3]
+    assert writer_threads() == []

@@ -498,3 +498,27 @@ def test_callback_metrics_falls_back_to_the_public_property() -> None:
     trainer = SimpleNamespace(_logger_connector=SimpleNamespace(_callback_metrics=inner),
                               callback_metrics=public)
     assert _callback_metrics(trainer) is inner
+
+
+@pytest.mark.parametrize("namespace", LIGHTNING_NAMESPACES, ids=lambda n: n.__name__)
+def test_unused_hooks_are_skipped_but_a_subclass_keeps_its_own(
+    namespace: Any, tmp_path: Path, powercap: LivePowercap
+) -> None:
+    batch_ends: list[int] = []
+
+    class CountingCallback(NatureCallback):
+        def on_train_batch_end(self, trainer: Any, *args: Any, **kwargs: Any) -> None:
+            batch_ends.append(trainer.global_step)
+
+    plain = make_callback(tmp_path)
+    assert plain.on_train_batch_end is None and plain.on_validation_batch_end is None
+    assert callable(plain.on_train_epoch_end) and callable(plain.on_save_checkpoint)
+    assert NatureCallback.on_train_batch_end is not None  # the class itself is untouched
+
+    callback = CountingCallback(pue=PUE, grid_loss=GRID_LOSS, carbon=INTENSITY, verbose=False,
+                                output_dir=tmp_path / "rec")
+    assert callback.on_validation_batch_end is None
+    trainer = make_trainer(namespace, tmp_path, callback, epochs=2)
+    trainer.fit(make_module(namespace), *loaders())
+    assert len(batch_ends) == 2 * 16  # 256 samples, batches of 16, two epochs
+    assert callback.tracker is not None and len(callback.tracker.records) == 2
