@@ -248,9 +248,10 @@ _CALLED_WITHOUT_CHECK = frozenset({"on_save_checkpoint", "on_load_checkpoint"})
 def _skip_unused_hooks(callback: CallbackBase) -> None:
     """Set every ``on_*`` hook that ``type(callback)`` leaves to the base class to None on the
     instance. Lightning calls a callback's hook only when ``callable(getattr(callback, name))``,
-    and each call of an empty hook still costs its dispatch and profiler bookkeeping (about
-    140 calls per epoch of the demo; 0.1 ms per epoch, measured against a callback whose hooks
-    are None). A subclass's own overrides are kept."""
+    and each call of an empty hook still costs its dispatch and profiler bookkeeping: about 140
+    calls per epoch of the demo. In an ad hoc run here (the demo's training with 20 callbacks),
+    an empty callback cost 0.12 ms per epoch and one with its hooks None 0.01 ms. A subclass's
+    own overrides are kept."""
     for name in dir(CallbackBase):
         if (name.startswith("on_") and name not in _CALLED_WITHOUT_CHECK
                 and getattr(type(callback), name) is getattr(CallbackBase, name)):

@@ -182,6 +182,7 @@ def test_nvml_library_missing_warns_once() -> None:
     meter = NvmlMeter(nvml=nvml)
     _, messages = _record(meter.start)
     assert len(messages) == 1 and "NVML Shared Library Not Found" in messages[0]
+    assert "NVML_ERROR_LIBRARY_NOT_FOUND" in messages[0]  # the code's name, looked up once
     assert meter.read() == []
     explicit = NvmlMeter(gpus=[0, 1], nvml=nvml)
     _, messages = _record(explicit.start)
