@@ -4,7 +4,8 @@ Each epoch produces a new snapshot of the run (JSON record, ledger row). Writing
 costs milliseconds (serialisation, a file, an SQLite commit), so the tracker hands it
 to one background thread instead; only the newest pending snapshot is written, older
 ones are superseded. With ``min_interval_s``, writes are at least that far apart (a burst
-of short epochs costs one write, not one per epoch). ``close()`` writes what is pending at
+of short epochs costs one write, not one per epoch), and the first comes no sooner than that
+after the writer was made (a run shorter than that writes only its final record). ``close()`` writes what is pending at
 once and joins the thread; ``close(write_pending=False)`` drops it instead (for a caller
 about to write a newer snapshot itself).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -29,6 +31,7 @@ class LatestValueWriter(Generic[T]):
         self._write = write
         self._name = name
         self._min_interval_s = min_interval_s
+        self._first_write_at_s = time.monotonic() + min_interval_s
         self._condition = threading.Condition()
         self._pending: T | None = None
         self._has_pending = False
@@ -46,14 +49,18 @@ class LatestValueWriter(Generic[T]):
                 raise RuntimeError("LatestValueWriter.submit() after close()")
             self._pending, self._has_pending = snapshot, True
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+                # No thread before the first write is due (a later submit starts it), so a run
+                # shorter than the interval costs no thread at all: close() writes it.
+                if time.monotonic() >= self._first_write_at_s:
+                    self._start_thread()
             elif self._idle:  # a resting thread finds it when its rest ends: no wake-up needed
                 self._condition.notify_all()
 
     def flush(self) -> None:
         """Block until every submitted snapshot has been written (or superseded)."""
         with self._condition:
+            if self._thread is None and self._has_pending and not self._closing:
+                self._start_thread()
             while self._thread is not None and (self._has_pending or self._busy):
                 self._condition.wait()
 
@@ -65,10 +72,33 @@ class LatestValueWriter(Generic[T]):
                 self._pending, self._has_pending = None, False
             self._condition.notify_all()
             thread = self._thread
+            unwritten = thread is None and self._has_pending
+            snapshot = self._pending
+            if unwritten:
+                self._pending, self._has_pending = None, False
         if thread is not None:
             thread.join()
+        elif unwritten:  # never handed to a thread: written here, as the thread would have
+            self._write_safely(snapshot)  # type: ignore[arg-type]
+
+    def _start_thread(self) -> None:
+        """Start the writer thread; the caller holds the condition."""
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _write_safely(self, snapshot: T) -> None:
+        """``write(snapshot)``; a failure is logged (once), never raised."""
+        try:
+            self._write(snapshot)
+        except Exception as err:  # noqa: BLE001 - a failed write must not kill the writer
+            if not self._warned:
+                log.warning("could not write the energy record: %s", err)
+                self._warned = True
 
     def _run(self) -> None:
+        with self._condition:  # the first write waits out the interval too; close() cuts it short
+            self._condition.wait_for(
+                lambda: self._closing, timeout=max(self._first_write_at_s - time.monotonic(), 0.0))
         while True:
             with self._condition:
                 self._idle = True
@@ -82,11 +112,7 @@ class LatestValueWriter(Generic[T]):
                 snapshot, self._pending, self._has_pending = self._pending, None, False
                 self._busy = True
             try:
-                self._write(snapshot)  # type: ignore[arg-type]
-            except Exception as err:  # noqa: BLE001 - a failed write must not kill the writer
-                if not self._warned:
-                    log.warning("could not write the energy record: %s", err)
-                    self._warned = True
+                self._write_safely(snapshot)  # type: ignore[arg-type]
             finally:
                 with self._condition:
                     self._busy = False

@@ -63,37 +63,44 @@ class LedgerRun:
 
 
 class RunLedger:
-    """A SQLite file of runs; every call opens, commits and closes its own connection."""
+    """A SQLite file of runs; every call opens, commits and closes its own connection.
+
+    The file and its table are created by the first call that reads or writes, so
+    constructing one costs nothing and a tracker can leave all SQLite work to its background
+    threads.
+    """
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_ledger_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = self._connect()
-            try:
-                with connection:  # commits; closing is up to us
-                    connection.execute(_SCHEMA)
-            finally:
-                connection.close()
-        except (OSError, sqlite3.Error) as err:
-            raise LedgerError(
-                f"cannot open the run ledger at {self.path}: {err}. Set ledger_path= (or "
-                f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
-            ) from err
+        self._ready = False
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10.0)
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Run one statement in its own connection and commit; the first call also creates
+        the folder, the file and the table (in the same connection)."""
+        ready = self._ready
         try:
+            if not ready:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = self._connect()
             try:
-                with connection:
-                    return connection.execute(sql, params).fetchall()
+                with connection:  # commits; closing is up to us
+                    if not ready:
+                        connection.execute(_SCHEMA)
+                    rows = connection.execute(sql, params).fetchall()
             finally:
                 connection.close()
-        except sqlite3.Error as err:
-            raise LedgerError(f"run ledger {self.path}: {err}") from err
+        except (OSError, sqlite3.Error) as err:
+            if ready:
+                raise LedgerError(f"run ledger {self.path}: {err}") from err
+            raise LedgerError(
+                f"cannot open the run ledger at {self.path}: {err}. Set ledger_path= (or "
+                f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
+            ) from err
+        self._ready = True  # several threads may get here first: the schema is idempotent
+        return rows
 
     def record(
         self, run_id: str, project: str, started_at: str, *, status: str, epochs: int,

@@ -217,9 +217,11 @@ class NatureTracker:
         if self.config.ledger_path is False or not self.is_writer:
             return
         self._started_at = datetime.now(timezone.utc).isoformat()
+        # The file is opened by the first write: off the training thread, unless counting
+        # needs this run's row now. A ledger that cannot be opened is then reported there.
+        self._ledger = RunLedger(self.config.ledger_path or None)
         try:
-            self._ledger = RunLedger(self.config.ledger_path or None)
-            if self.config.n_exp == "ledger":  # counting needs this run's row now
+            if self.config.n_exp == "ledger":
                 self._ledger.record(self.run_id, self.config.project, self._started_at,
                                     status="running", epochs=0, energy_j=0.0, co2e_kg=0.0)
                 self.n_exp = max(self._ledger.count(self.config.project), 1)
@@ -517,16 +519,19 @@ class NatureTracker:
 
     def _record_in_ledger(self, summary: RunSummary) -> None:
         """Insert or update this run's ledger row (it appears with the first record)."""
-        assert self._ledger is not None
+        ledger = self._ledger
+        if ledger is None:
+            return
         try:
-            self._ledger.record(
+            ledger.record(
                 self.run_id, self.config.project, self._started_at, status=summary.status,
                 epochs=summary.epochs, energy_j=summary.energy_j, co2e_kg=summary.co2e_kg,
                 ended=summary.status != "running",
             )
             self._ledger_written_s = time.monotonic()
-        except NatureError as err:
-            log.warning("run ledger not updated: %s", err)
+        except NatureError as err:  # reported once: the ledger stays off for this run
+            self._ledger = None
+            log.warning("run ledger not updated, and off for the rest of this run: %s", err)
 
     def wait_for_ledger(self, timeout_s: float | None = None) -> None:
         """Block until the final ledger row is written (``stop``/``abort`` hand it to a thread)."""

@@ -65,36 +65,36 @@ def test_a_failing_write_is_logged_and_later_snapshots_still_written(
 def test_min_interval_batches_bursts_and_close_writes_at_once() -> None:
     written: list[int] = []
     writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=30.0)
-    writer.submit(1)
-    writer.flush()
-    for value in range(2, 10):  # inside the 30 s rest: nothing more is written yet
+    for value in range(1, 10):  # the first write waits out the interval too: none yet
         writer.submit(value)
     time.sleep(0.05)
-    assert written == [1]
+    assert written == []
     started = time.monotonic()
-    writer.close()  # cuts the rest short and writes the newest snapshot
+    writer.close()  # cuts the wait short and writes the newest snapshot
     assert time.monotonic() - started < 5.0
-    assert written == [1, 9]
+    assert written == [9]
     assert writer_threads() == []
 
 
 def test_close_without_writing_pending_drops_the_queued_snapshot() -> None:
     written: list[int] = []
     writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=30.0)
-    writer.submit(1)
-    writer.flush()
-    writer.submit(2)  # waits out the 30 s rest: still queued when close() comes
+    writer.submit(1)  # waits out the 30 s interval: still queued when close() comes
+    started = time.monotonic()
     writer.close(write_pending=False)
-    assert written == [1]
+    assert time.monotonic() - started < 5.0
+    assert written == []
     assert writer_threads() == []
 
 
-def test_a_snapshot_submitted_during_the_rest_is_written_when_the_rest_ends() -> None:
+def test_writes_are_an_interval_apart_the_first_an_interval_after_the_start() -> None:
     written: list[tuple[int, float]] = []
+    made = time.monotonic()
     writer: LatestValueWriter[int] = LatestValueWriter(
         lambda value: written.append((value, time.monotonic())), min_interval_s=0.3)
     writer.submit(1)
     writer.flush()
+    assert written[0][1] - made >= 0.25
     writer.submit(2)  # the resting thread is not woken; it finds this when the rest ends
     writer.flush()
     assert [value for value, _ in written] == [1, 2]
@@ -104,3 +104,26 @@ def test_a_snapshot_submitted_during_the_rest_is_written_when_the_rest_ends() ->
     writer.close()
     assert [value for value, _ in written] == [1, 2, 3]
     assert writer_threads() == []
+
+
+def test_no_thread_before_the_first_write_is_due_then_a_submit_starts_it() -> None:
+    written: list[int] = []
+    writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=0.2)
+    writer.submit(1)  # due only 0.2 s after the writer was made: no thread yet
+    assert writer_threads() == [] and written == []
+    time.sleep(0.25)
+    writer.submit(2)  # now due: a thread starts and writes the newest snapshot at once
+    assert len(writer_threads()) == 1
+    writer.flush()
+    assert written == [2]
+    writer.close()
+    assert writer_threads() == []
+
+
+def test_flush_writes_a_snapshot_that_no_thread_has_taken_yet() -> None:
+    written: list[int] = []
+    writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=0.2)
+    writer.submit(1)
+    writer.flush()  # starts the thread, which waits out the interval, then writes
+    assert written == [1]
+    writer.close()

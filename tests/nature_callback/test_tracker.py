@@ -166,6 +166,30 @@ def test_ledger_row_carries_the_start_time_and_the_final_status(
     assert statuses[crashed.run_id] == "crashed"
 
 
+def test_a_ledger_that_cannot_be_opened_is_reported_once_and_the_run_goes_on(
+    tmp_path: Path, powercap: LivePowercap, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nature_callback import tracker as tracker_module
+
+    monkeypatch.setattr(tracker_module, "RECORD_PERIOD_S", 0.0)  # a record at every epoch,
+    monkeypatch.setattr(tracker_module, "LEDGER_PERIOD_S", 0.0)  # each trying the ledger
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the ledger's folder should be")
+    with NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=blocker / "l.sqlite",
+                       planned_epochs=3) as tracker:  # opened lazily: no error at start
+        for _ in range(3):
+            with tracker.epoch():
+                time.sleep(0.01)
+            tracker._writer.flush()
+    tracker.wait_for_ledger()
+    record = json.loads(tracker.summary_path.read_text())
+    assert record["status"] == "completed" and record["epochs"] == 3
+    messages = [r.getMessage() for r in caplog.records if "run ledger" in r.getMessage()]
+    assert len(messages) == 1 and "cannot open the run ledger" in messages[0]
+    assert "ledger_path=False" in messages[0]  # says how to fix it
+
+
 def test_the_final_ledger_row_is_written_even_when_the_process_exits_at_once(
     tmp_path: Path,
 ) -> None:
