@@ -52,8 +52,8 @@ SUMMARY_FILENAME = "nature_summary.json"
 
 RECORD_PERIOD_S = 1.0
 """While a run goes on, its JSON record is rewritten after every epoch but at most once a
-second (epochs shorter than that are batched into one write); the end of a run, a crash or an
-interruption is always written at once."""
+second, the first time a second into the run (epochs shorter than that are batched into one
+write); the end of a run, a crash or an interruption is always written at once."""
 
 LEDGER_PERIOD_S = 60.0
 """While a run goes on, its ledger row is refreshed at most this often (an SQLite commit
@@ -518,7 +518,8 @@ class NatureTracker:
         self._ledger_thread.start()
 
     def _record_in_ledger(self, summary: RunSummary) -> None:
-        """Insert or update this run's ledger row (it appears with the first record)."""
+        """Insert or update this run's ledger row (it appears with the first running record,
+        or the final one); a ledger that fails is reported once and left off."""
         ledger = self._ledger
         if ledger is None:
             return

@@ -20,19 +20,25 @@ class ScalarWriter:
     def __init__(self, logger: Any) -> None:
         self.logger = logger
         self._file_writer = _tensorboard_file_writer(logger)
-        if self._file_writer is not None:
-            from tensorboard.compat.proto.summary_pb2 import Summary
-
-            self._summary = Summary
+        self._names: tuple[str, ...] = ()
+        self._summary: Any = None
+        """The last event's ``Summary``, reused while the names stay the same (the event is
+        serialised as it is written, so its values can change afterwards)."""
 
     def write(self, metrics: dict[str, float], step: int) -> None:
         """``logger.log_metrics(metrics, step)``, as one event for a TensorBoard logger."""
         if self._file_writer is None:
             self.logger.log_metrics(metrics, step=step)
             return
-        summary = self._summary(value=[self._summary.Value(tag=name, simple_value=float(value))
-                                       for name, value in metrics.items()])
-        self._file_writer.add_summary(summary, step)
+        names = tuple(metrics)
+        if names != self._names:
+            from tensorboard.compat.proto.summary_pb2 import Summary
+
+            self._summary = Summary(value=[Summary.Value(tag=name) for name in names])
+            self._names = names
+        for entry, value in zip(self._summary.value, metrics.values(), strict=True):
+            entry.simple_value = float(value)
+        self._file_writer.add_summary(self._summary, step)
 
 
 def write_scalars(logger: Any, metrics: dict[str, float], step: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nature_callback._lightning import LIGHTNING_NAMESPACES
-from nature_callback.callbacks._scalars import _tensorboard_file_writer, write_scalars
+from nature_callback.callbacks._scalars import ScalarWriter, _tensorboard_file_writer, write_scalars
 from tests.nature_callback.callbacks.test_lightning_callback import read_scalars
 
 METRICS = {"nature/power_w": 12.5, "nature/energy_j": 1e6, "epoch": 0.0}
@@ -38,3 +38,18 @@ def test_other_loggers_get_log_metrics(tmp_path: Path) -> None:
     with open(Path(logger.log_dir) / "metrics.csv", newline="") as handle:
         (row,) = csv.DictReader(handle)
     assert float(row["nature/power_w"]) == 12.5 and row["step"] == "4"
+
+
+def test_one_writer_reuses_its_event_and_follows_changing_names(tmp_path: Path) -> None:
+    namespace = LIGHTNING_NAMESPACES[0]
+    logger = namespace.loggers.TensorBoardLogger(str(tmp_path), name="run")
+    writer = ScalarWriter(logger)
+    writer.write({"a": 1.0, "b": 10.0}, step=0)
+    writer.write({"a": 2.0, "b": 20.0}, step=1)  # same names: the Summary is reused
+    writer.write({"a": 3.0, "flag": 1.0, "b": 30.0}, step=2)  # a new name: rebuilt
+    writer.write({"a": 4.0, "b": 40.0}, step=3)
+    logger.finalize("success")
+    scalars = read_scalars(Path(logger.log_dir))
+    assert scalars["a"] == [1.0, 2.0, 3.0, 4.0]  # each event kept the values of its own step
+    assert scalars["b"] == [10.0, 20.0, 30.0, 40.0]
+    assert scalars["flag"] == [1.0]
