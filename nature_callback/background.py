@@ -3,11 +3,18 @@
 Each epoch produces a new snapshot of the run (JSON record, ledger row). Writing it
 costs milliseconds (serialisation, a file, an SQLite commit), so the tracker hands it
 to one background thread instead; only the newest pending snapshot is written, older
-ones are superseded. With ``min_interval_s``, writes are at least that far apart (a burst
-of short epochs costs one write, not one per epoch), and the first comes no sooner than that
-after the writer was made (a run shorter than that writes only its final record). ``close()`` writes what is pending at
-once and joins the thread; ``close(write_pending=False)`` drops it instead (for a caller
-about to write a newer snapshot itself).
+ones are superseded.
+
+* ``min_interval_s``: writes are at least that far apart (a burst of short epochs costs one
+  write, not one per epoch).
+* ``first_after_s``: the first write comes no sooner than that after the writer was made, and
+  no thread is started before then (a run shorter than that writes only its final record).
+* ``max_busy_fraction``: after a write that took w seconds the thread rests at least
+  w / max_busy_fraction, so a record that grows with a long run never takes more than that
+  share of the time (or of the interpreter's lock) from training.
+
+``close()`` writes what is pending at once and joins the thread; ``close(write_pending=False)``
+drops it instead (for a caller about to write a newer snapshot itself).
 """
 
 from __future__ import annotations
@@ -27,11 +34,16 @@ class LatestValueWriter(Generic[T]):
     """Calls ``write(snapshot)`` in a background thread for the newest submitted snapshot."""
 
     def __init__(self, write: Callable[[T], None], name: str = "nature-record-writer",
-                 min_interval_s: float = 0.0) -> None:
+                 min_interval_s: float = 0.0, first_after_s: float | None = None,
+                 max_busy_fraction: float | None = None) -> None:
         self._write = write
         self._name = name
         self._min_interval_s = min_interval_s
-        self._first_write_at_s = time.monotonic() + min_interval_s
+        self._first_write_at_s = time.monotonic() + (
+            min_interval_s if first_after_s is None else first_after_s)
+        self._max_busy_fraction = max_busy_fraction
+        self._rest_s = min_interval_s
+        """How long the thread rests after its last write."""
         self._condition = threading.Condition()
         self._pending: T | None = None
         self._has_pending = False
@@ -111,11 +123,20 @@ class LatestValueWriter(Generic[T]):
                     return
                 snapshot, self._pending, self._has_pending = self._pending, None, False
                 self._busy = True
+            started_s = time.perf_counter()
             try:
                 self._write_safely(snapshot)  # type: ignore[arg-type]
             finally:
+                self._rest_s = self._rest_after(time.perf_counter() - started_s)
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
                     # rest before the next write; close() cuts the rest short
-                    self._condition.wait_for(lambda: self._closing, timeout=self._min_interval_s)
+                    self._condition.wait_for(lambda: self._closing, timeout=self._rest_s)
+
+    def _rest_after(self, write_s: float) -> float:
+        """The rest after a write that took ``write_s``: the interval, or longer for a slow
+        write when a busy fraction is set."""
+        if self._max_busy_fraction is None:
+            return self._min_interval_s
+        return max(self._min_interval_s, write_s / self._max_busy_fraction)

@@ -127,3 +127,30 @@ def test_flush_writes_a_snapshot_that_no_thread_has_taken_yet() -> None:
     writer.flush()  # starts the thread, which waits out the interval, then writes
     assert written == [1]
     writer.close()
+
+
+def test_a_slow_write_makes_the_rest_longer_to_keep_the_busy_fraction() -> None:
+    written: list[float] = []
+
+    def slow_write(_: int) -> None:
+        time.sleep(0.05)
+        written.append(time.monotonic())
+
+    writer: LatestValueWriter[int] = LatestValueWriter(
+        slow_write, min_interval_s=0.0, first_after_s=0.0, max_busy_fraction=0.1)
+    writer.submit(1)
+    writer.flush()
+    writer.submit(2)  # rests 0.05 s / 0.1 = 0.5 s after the first write, not 0 s
+    writer.flush()
+    writer.close()
+    assert len(written) == 2 and written[1] - written[0] >= 0.45 + 0.05
+
+
+def test_first_after_overrides_the_interval_for_the_first_write() -> None:
+    written: list[int] = []
+    writer: LatestValueWriter[int] = LatestValueWriter(written.append, min_interval_s=30.0,
+                                                       first_after_s=0.0)
+    writer.submit(1)  # due at once: a thread starts and writes it
+    writer.flush()
+    assert written == [1] and len(writer_threads()) == 1
+    writer.close()

@@ -173,6 +173,7 @@ def test_a_ledger_that_cannot_be_opened_is_reported_once_and_the_run_goes_on(
     from nature_callback import tracker as tracker_module
 
     monkeypatch.setattr(tracker_module, "RECORD_PERIOD_S", 0.0)  # a record at every epoch,
+    monkeypatch.setattr(tracker_module, "RECORD_FIRST_AFTER_S", 0.0)
     monkeypatch.setattr(tracker_module, "LEDGER_PERIOD_S", 0.0)  # each trying the ledger
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the ledger's folder should be")
@@ -217,6 +218,7 @@ def test_the_running_record_is_consistent_with_the_tracker(
     from nature_callback import tracker as tracker_module
 
     monkeypatch.setattr(tracker_module, "RECORD_PERIOD_S", 0.0)  # write after every epoch
+    monkeypatch.setattr(tracker_module, "RECORD_FIRST_AFTER_S", 0.0)
     with NatureTracker(pue=1.2, carbon=300.0, output_dir=tmp_path, ledger_path=False,
                        planned_epochs=10) as tracker:
         for _ in range(3):
