@@ -11,7 +11,9 @@ per epoch here), the floor under that figure.
 Whole fits on a shared machine vary by several per cent from one run to the next, more than
 the target, so the script also prints a bootstrap 95 % interval of the median ratio and the
 time spent inside the callback's own hooks (measured on the training thread, far less noisy;
-it leaves out what Lightning and the loggers' threads do on the callback's behalf).
+it leaves out what Lightning and the loggers' threads do on the callback's behalf), and the CPU
+time of the callback's own background threads (record writer, ledger): hooks plus that CPU time
+bound what the callback can take from the training thread.
 
     python benchmarks/callback_overhead.py --repeats 30               # as the demo
     python benchmarks/callback_overhead.py --repeats 30 --logger none # the callback alone

@@ -42,8 +42,6 @@ class LatestValueWriter(Generic[T]):
         self._first_write_at_s = time.monotonic() + (
             min_interval_s if first_after_s is None else first_after_s)
         self._max_busy_fraction = max_busy_fraction
-        self._rest_s = min_interval_s
-        """How long the thread rests after its last write."""
         self._condition = threading.Condition()
         self._pending: T | None = None
         self._has_pending = False
@@ -127,12 +125,12 @@ class LatestValueWriter(Generic[T]):
             try:
                 self._write_safely(snapshot)  # type: ignore[arg-type]
             finally:
-                self._rest_s = self._rest_after(time.perf_counter() - started_s)
+                rest_s = self._rest_after(time.perf_counter() - started_s)
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
                     # rest before the next write; close() cuts the rest short
-                    self._condition.wait_for(lambda: self._closing, timeout=self._rest_s)
+                    self._condition.wait_for(lambda: self._closing, timeout=rest_s)
 
     def _rest_after(self, write_s: float) -> float:
         """The rest after a write that took ``write_s``: the interval, or longer for a slow
