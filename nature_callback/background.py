@@ -66,6 +66,11 @@ class LatestValueWriter(Generic[T]):
             elif self._idle:  # a resting thread finds it when its rest ends: no wake-up needed
                 self._condition.notify_all()
 
+    def wants_snapshots(self) -> bool:
+        """False until the first write is due: a snapshot submitted before then would only be
+        superseded (the submitter may skip making it)."""
+        return self._thread is not None or time.monotonic() >= self._first_write_at_s
+
     def flush(self) -> None:
         """Block until every submitted snapshot has been written (or superseded)."""
         with self._condition:

@@ -486,8 +486,9 @@ class NatureTracker:
 
     def _submit_running(self) -> None:
         """Hand the running record to the background writer: it builds the summary and writes
-        it there, at most once a second (the newest state wins)."""
-        if self.is_writer:
+        it there, at most once a second (the newest state wins). Nothing is captured before the
+        first write is due: it would only be superseded."""
+        if self.is_writer and self._writer.wants_snapshots():
             self._writer.submit(self._capture("running", rank_local=False))
 
     def _write_final(self, status: Status, rank_local: bool = False) -> RunSummary:

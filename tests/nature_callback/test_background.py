@@ -154,3 +154,14 @@ def test_first_after_overrides_the_interval_for_the_first_write() -> None:
     writer.flush()
     assert written == [1] and len(writer_threads()) == 1
     writer.close()
+
+
+def test_snapshots_are_wanted_once_the_first_write_is_due() -> None:
+    writer: LatestValueWriter[int] = LatestValueWriter(lambda _: None, min_interval_s=0.2)
+    assert not writer.wants_snapshots()
+    time.sleep(0.25)
+    assert writer.wants_snapshots()
+    writer.submit(1)  # starts the thread, which keeps wanting them
+    writer.flush()
+    assert writer.wants_snapshots()
+    writer.close()
