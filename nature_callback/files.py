@@ -69,12 +69,18 @@ def _fill_and_replace(tmp_name: str, target: Path, fill: Callable[[], None]) -> 
     return target
 
 
+def _dumps(value: Any, indent: int | None) -> str:
+    """``json.dumps``; NaN and infinities become null. Compact (``indent=None``) uses the C
+    encoder, several times faster than indented output (encoded in pure Python)."""
+    try:
+        return json.dumps(value, indent=indent, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: null is the JSON for "no value"
+        return json.dumps(_json_safe(value), indent=indent)
+
+
 def compact_json(value: Any) -> str:
     """``value`` as one line of JSON (the C encoder); NaN and infinities become null."""
-    try:
-        return json.dumps(value, allow_nan=False)
-    except ValueError:  # a non-finite float somewhere: null is the JSON for "no value"
-        return json.dumps(_json_safe(value))
+    return _dumps(value, None)
 
 
 def readable_json(fields: dict[str, Any], encoded_lists: dict[str, list[str]] | None = None) -> str:
@@ -101,15 +107,6 @@ def readable_json(fields: dict[str, Any], encoded_lists: dict[str, list[str]] | 
 
 
 def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:
-    """Write ``data`` as JSON, atomically; NaN and infinities become null.
-
-    ``indent=None`` writes one compact line with the C encoder, several times faster
-    than indented output (which Python encodes in pure Python); see also ``readable_json``.
-    """
-    if indent is None:
-        return atomic_write_text(path, compact_json(data) + "\n")
-    try:
-        text = json.dumps(data, indent=indent, allow_nan=False)
-    except ValueError:
-        text = json.dumps(_json_safe(data), indent=indent)
-    return atomic_write_text(path, text + "\n")
+    """Write ``data`` as JSON, atomically; NaN and infinities become null. ``indent=None``
+    writes one compact line (fast); see also ``readable_json``."""
+    return atomic_write_text(path, _dumps(data, indent) + "\n")

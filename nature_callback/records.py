@@ -104,10 +104,16 @@ class EpochRecord:
         return values
 
     @cached_property
+    def shared_dict(self) -> dict[str, Any]:
+        """``to_dict()``, built once (the record is frozen) and shared by every summary and
+        checkpoint of the run: read it, do not change it."""
+        return self.to_dict()
+
+    @cached_property
     def json_text(self) -> str:
-        """``to_dict()`` as one line of JSON, encoded once (the record is frozen): a long
-        run's record file is rewritten without encoding every epoch again."""
-        return compact_json(self.to_dict())
+        """``to_dict()`` as one line of JSON, encoded once: a long run's record file is
+        rewritten without encoding every epoch again."""
+        return compact_json(self.shared_dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EpochRecord":

@@ -156,7 +156,6 @@ class NatureTracker:
         """Σ epoch_co2e_g over ``records``."""
         self._any_estimated = False
         """Whether any record has an estimated part."""
-        self._dict_cache: dict[int, tuple[EpochRecord, dict[str, Any]]] = {}
         self._writer: LatestValueWriter[_State] = LatestValueWriter(
             self._persist_state, min_interval_s=RECORD_PERIOD_S,
             first_after_s=RECORD_FIRST_AFTER_S, max_busy_fraction=RECORD_MAX_BUSY_FRACTION)
@@ -447,7 +446,7 @@ class NatureTracker:
             estimated=any(d.source == "estimated" for d in state.readings)
             or state.any_estimated,
             rank_local=state.rank_local,
-            epoch_records=self._record_dicts(state.records[: state.epochs]),
+            epoch_records=[record.shared_dict for record in state.records[: state.epochs]],
         )
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -468,16 +467,6 @@ class NatureTracker:
         for device in self._last_reading.values():
             params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
         return params
-
-    def _record_dicts(self, records: list[EpochRecord] | None = None) -> list[dict[str, Any]]:
-        """``to_dict()`` of every record (default: all), each converted once (they are frozen)."""
-        dicts = []
-        for record in self.records if records is None else records:
-            cached = self._dict_cache.get(id(record))
-            if cached is None or cached[0] is not record:
-                cached = self._dict_cache[id(record)] = (record, record.to_dict())
-            dicts.append(cached[1])
-        return dicts
 
     @property
     def summary_path(self) -> Path:
@@ -627,7 +616,7 @@ class NatureTracker:
         state: dict[str, Any] = {
             "version": 1,
             "run_id": self.run_id,
-            "records": self._record_dicts(),
+            "records": [record.shared_dict for record in self.records],
             "a_hw_j": self.a_hw_j + self._pending_gap_j,
             "a_hw_g": self.a_hw_g + self._pending_gap_g,
             "open_epoch": None,

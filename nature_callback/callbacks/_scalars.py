@@ -41,11 +41,6 @@ class ScalarWriter:
         self._file_writer.add_summary(self._summary, step)
 
 
-def write_scalars(logger: Any, metrics: dict[str, float], step: int) -> None:
-    """``logger.log_metrics(metrics, step)``, as one event for a TensorBoard logger."""
-    ScalarWriter(logger).write(metrics, step)
-
-
 def _tensorboard_file_writer(logger: Any) -> Any | None:
     """The event-file writer behind a Lightning ``TensorBoardLogger`` (torch's writer, no
     logger prefix), else None."""

@@ -1,4 +1,4 @@
-"""write_scalars: one TensorBoard event for many scalars, read back as the usual series."""
+"""ScalarWriter: one TensorBoard event for many scalars, read back as the usual series."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nature_callback._lightning import LIGHTNING_NAMESPACES
-from nature_callback.callbacks._scalars import ScalarWriter, _tensorboard_file_writer, write_scalars
+from nature_callback.callbacks._scalars import ScalarWriter, _tensorboard_file_writer
 from tests.nature_callback.callbacks.test_lightning_callback import read_scalars
 
 METRICS = {"nature/power_w": 12.5, "nature/energy_j": 1e6, "epoch": 0.0}
@@ -20,8 +20,9 @@ def test_tensorboard_series_read_back(namespace: object, prefix: str, tmp_path: 
     logger = namespace.loggers.TensorBoardLogger(str(tmp_path), name="run", prefix=prefix)
     # the one-event path is taken exactly when no prefix has to be added
     assert (_tensorboard_file_writer(logger) is not None) == (prefix == "")
+    writer = ScalarWriter(logger)
     for step in range(3):
-        write_scalars(logger, {k: v + step for k, v in METRICS.items()}, step=step)
+        writer.write({k: v + step for k, v in METRICS.items()}, step=step)
     logger.finalize("success")
     scalars = read_scalars(Path(logger.log_dir))
     tag = (prefix + "-" if prefix else "") + "nature/power_w"
@@ -33,7 +34,7 @@ def test_other_loggers_get_log_metrics(tmp_path: Path) -> None:
     namespace = LIGHTNING_NAMESPACES[0]
     logger = namespace.loggers.CSVLogger(str(tmp_path), name="run")
     assert _tensorboard_file_writer(logger) is None
-    write_scalars(logger, METRICS, step=4)
+    ScalarWriter(logger).write(METRICS, step=4)
     logger.finalize("success")
     with open(Path(logger.log_dir) / "metrics.csv", newline="") as handle:
         (row,) = csv.DictReader(handle)
