@@ -56,17 +56,19 @@ class TimedNatureCallback(NatureCallback):
 
 
 class BackgroundCpu:
-    """CPU time of the callback's own background threads (record writer, ledger), summed when
-    each of them ends: what they could take from the training thread, at most (a thread holds
-    the GIL only while it runs Python; its system time, file writes and SQLite commits, does
-    not even need it)."""
+    """CPU time of the callback's own background threads (record writer, ledger worker): what
+    they could take from the training thread, at most (a thread holds the GIL only while it runs
+    Python; its system time, file writes and SQLite commits, does not even need it). Threads
+    that end are counted when they end, those still alive (the process's ledger worker) through
+    their CPU clocks."""
 
-    total_s = 0.0
+    ended_s = 0.0
     lock = threading.Lock()
 
     @classmethod
     def install(cls) -> None:
-        """Wrap ``threading.Thread.run`` so that every ``nature-*`` thread adds its CPU time."""
+        """Wrap ``threading.Thread.run`` so that every ``nature-*`` thread started from now on
+        adds its CPU time when it ends."""
         original_run = threading.Thread.run
 
         def run(thread: threading.Thread) -> None:
@@ -75,9 +77,23 @@ class BackgroundCpu:
             finally:
                 if thread.name.startswith("nature-"):
                     with cls.lock:
-                        cls.total_s += time.thread_time()
+                        cls.ended_s += time.thread_time()
 
         threading.Thread.run = run  # type: ignore[method-assign]
+
+    @classmethod
+    def total_s(cls) -> float:
+        """CPU seconds of the ``nature-*`` threads that ended since ``install`` and of those
+        alive now (read the difference over the timed part)."""
+        live_s = 0.0
+        for thread in threading.enumerate():
+            if thread.name.startswith("nature-") and thread.ident is not None:
+                try:
+                    live_s += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+                except OSError:  # it ended meanwhile: counted in ended_s
+                    continue
+        with cls.lock:
+            return cls.ended_s + live_s
 
 
 def _timed(name: str) -> Any:
@@ -146,10 +162,12 @@ def main() -> None:
             train_once(splits, 1, arm, root, tensorboard)
         TimedNatureCallback.hook_s = TimedNatureCallback.epoch_hook_s = 0.0
         BackgroundCpu.install()
+        background_before_s = BackgroundCpu.total_s()
         times_s: dict[str, list[float]] = {arm: [] for arm in ARMS}
         for _ in range(args.repeats):
             for arm in ARMS:
                 times_s[arm].append(train_once(splits, args.epochs, arm, root, tensorboard))
+        background_s = BackgroundCpu.total_s() - background_before_s
     without_s = times_s["without"]
     epoch_s = statistics.median(without_s) / args.epochs
     print(f"{args.repeats} x {args.epochs} epochs, logger: {args.logger}; median fit: "
@@ -171,7 +189,7 @@ def main() -> None:
           f"({100 * hook_ms / 1000 / epoch_s:.2f} % of an epoch), start and end of fit included: "
           f"{epoch_hook_ms:.2f} ms in the per-epoch hooks, "
           f"{(hook_ms - epoch_hook_ms) * args.epochs:.2f} ms per fit in the others")
-    background_ms = 1000 * BackgroundCpu.total_s / (args.repeats * args.epochs)
+    background_ms = 1000 * background_s / (args.repeats * args.epochs)
     bound_ms = hook_ms + background_ms
     print(f"its background threads (record writer, ledger): {background_ms:.2f} ms CPU per epoch; "
           f"training-thread cost at most {bound_ms:.2f} ms per epoch "

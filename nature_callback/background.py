@@ -15,14 +15,19 @@ ones are superseded.
 
 ``close()`` writes what is pending at once and joins the thread; ``close(write_pending=False)``
 drops it instead (for a caller about to write a newer snapshot itself).
+
+``ProcessWorker`` runs the jobs that must outlive a run but not the process (the final ledger
+row) in one thread per process.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -143,3 +148,41 @@ class LatestValueWriter(Generic[T]):
         if self._max_busy_fraction is None:
             return self._min_interval_s
         return max(self._min_interval_s, write_s / self._max_busy_fraction)
+
+
+class ProcessWorker:
+    """One background thread per process for short jobs that must be done before the
+    interpreter exits (the final ledger row of each run).
+
+    The thread starts with the first job and stays for the next ones, so a process that fits
+    many times (a sweep) starts it once instead of once per run. At exit the interpreter waits
+    for the queued jobs (``concurrent.futures`` joins its workers before it stops). A forked
+    child gets a worker of its own (the parent's thread does not exist there). A job that
+    raises is logged, never raised into the submitter.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    def submit(self, job: Callable[[], None]) -> Future[None]:
+        """Run ``job`` in this process's worker thread; returns at once."""
+        with self._lock:
+            if self._executor is None or self._pid != os.getpid():
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+                self._pid = os.getpid()
+            try:
+                return self._executor.submit(self._run_logged, job)
+            except RuntimeError:  # the interpreter is shutting down: no new threads, run it here
+                done: Future[None] = Future()
+                self._run_logged(job)
+                done.set_result(None)
+                return done
+
+    def _run_logged(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - nobody may wait for the result: log it
+            log.exception("background job of %s failed", self._name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,7 +77,7 @@ class NatureConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (paths as strings)."""
-        data = asdict(self)
+        data = {field.name: getattr(self, field.name) for field in fields(self)}  # no deep copy
         for key in ("output_dir", "ledger_path"):
             if isinstance(data[key], Path):
                 data[key] = str(data[key])

@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+_READY_PATHS: set[Path] = set()
+"""Ledger files whose folder and table this process has already made sure of: every run of a
+sweep opens the same file, and the schema statement costs a fraction of a millisecond."""
+
+
+_GONE = ("no such table", "unable to open database file")
+"""SQLite's words for a ledger whose table, file or folder was removed after it was made."""
+
+
 def default_ledger_path() -> Path:
     """``$NATURE_LEDGER`` if set, else ``ledger.sqlite`` in the user data folder."""
     configured = os.environ.get(LEDGER_ENV)
@@ -72,14 +81,25 @@ class RunLedger:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_ledger_path()
-        self._ready = False
+        self._ready = self.path in _READY_PATHS
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10.0)
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """Run one statement in its own connection and commit; the first call also creates
-        the folder, the file and the table (in the same connection)."""
+        """Run one statement in its own connection and commit; the first call (of this process,
+        for this file) also creates the folder, the file and the table (in the same connection).
+        A file, folder or table that has gone since is made again."""
+        try:
+            return self._execute_once(sql, params)
+        except LedgerError as err:
+            if not self._ready or not any(sign in str(err) for sign in _GONE):
+                raise
+            self._ready = False
+            _READY_PATHS.discard(self.path)
+            return self._execute_once(sql, params)
+
+    def _execute_once(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         ready = self._ready
         try:
             if not ready:
@@ -100,6 +120,7 @@ class RunLedger:
                 f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
             ) from err
         self._ready = True  # several threads may get here first: the schema is idempotent
+        _READY_PATHS.add(self.path)
         return rows
 
     def record(

@@ -14,20 +14,21 @@ The Lightning callback drives the same object from its hooks.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
-import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from nature_callback.background import LatestValueWriter
+from nature_callback.background import LatestValueWriter, ProcessWorker
 from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
@@ -66,6 +67,9 @@ grows with a long run of short epochs never takes more than 0.5 % of the time fr
 LEDGER_PERIOD_S = 60.0
 """While a run goes on, its ledger row is refreshed at most this often (an SQLite commit
 syncs to disk)."""
+
+LEDGER_WORKER = ProcessWorker("nature-ledger")
+"""Writes every run's final ledger row off the training thread (one thread per process)."""
 
 Reducer = Callable[[list[float]], list[float]]
 """Sums a vector of floats over every process of a distributed run (identity when alone)."""
@@ -160,8 +164,8 @@ class NatureTracker:
             self._persist_state, min_interval_s=RECORD_PERIOD_S,
             first_after_s=RECORD_FIRST_AFTER_S, max_busy_fraction=RECORD_MAX_BUSY_FRACTION)
         self._ledger_written_s = -float("inf")
-        self._ledger_thread: threading.Thread | None = None
-        """Writes the final ledger row (see ``wait_for_ledger``)."""
+        self._final_ledger_row: Future[None] | None = None
+        """The final ledger row, written by the process's ledger worker (``wait_for_ledger``)."""
         self._started_at = ""
         """ISO time (UTC) at which start() ran: the ledger row's start."""
         self.a_hw_j = 0.0
@@ -510,11 +514,10 @@ class NatureTracker:
         if running:  # already off the training thread (the background writer)
             self._record_in_ledger(summary)
             return
-        # A synced SQLite commit takes milliseconds: the final row is written by its own
-        # thread, which the interpreter waits for at exit (not a daemon), so it is never lost.
-        self._ledger_thread = threading.Thread(
-            target=self._record_in_ledger, args=(summary,), name="nature-ledger")
-        self._ledger_thread.start()
+        # A synced SQLite commit takes milliseconds: the final row is written by the process's
+        # ledger thread, which the interpreter waits for at exit, so it is never lost.
+        self._final_ledger_row = LEDGER_WORKER.submit(
+            functools.partial(self._record_in_ledger, summary))
 
     def _record_in_ledger(self, summary: RunSummary) -> None:
         """Insert or update this run's ledger row (it appears with the first running record,
@@ -535,8 +538,8 @@ class NatureTracker:
 
     def wait_for_ledger(self, timeout_s: float | None = None) -> None:
         """Block until the final ledger row is written (``stop``/``abort`` hand it to a thread)."""
-        if self._ledger_thread is not None:
-            self._ledger_thread.join(timeout_s)
+        if self._final_ledger_row is not None:
+            wait([self._final_ledger_row], timeout=timeout_s)
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> RunSummary:

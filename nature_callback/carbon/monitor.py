@@ -23,7 +23,12 @@ from nature_callback.carbon.base import (
     check_seconds,
     is_finite_number,
 )
-from nature_callback.carbon.cache import CachedIntensity, IntensityCache, default_cache
+from nature_callback.carbon.cache import (
+    DEFAULT_TTL_S,
+    CachedIntensity,
+    IntensityCache,
+    default_cache,
+)
 from nature_callback.carbon.live import LiveProvider
 from nature_callback.carbon.table import table_intensity
 from nature_callback.exceptions import CarbonWarning, ConfigurationError
@@ -55,10 +60,11 @@ class CarbonMonitor:
                  clock: Callable[[], float] = time.time) -> None:
         self.provider = provider
         self.clock = clock
-        self.cache = cache or default_cache()
+        self._cache = cache
         self.refresh_interval_s = check_seconds(
             "refresh_interval_s",
-            self.cache.ttl_s if refresh_interval_s is None else refresh_interval_s)
+            (cache.ttl_s if cache is not None else DEFAULT_TTL_S) if refresh_interval_s is None
+            else refresh_interval_s)
         self.retry_interval_s = check_seconds("retry_interval_s", retry_interval_s)
         self.max_stale_s = check_seconds("max_stale_s", max_stale_s)
         if close_timeout_s is None:
@@ -86,6 +92,14 @@ class CarbonMonitor:
             self._adopt(self._initial_live_value())
         else:
             self._adopt(self._offline_value())
+
+    @property
+    def cache(self) -> IntensityCache:
+        """The cache passed in, else the process-wide one (looked up at first use: an offline
+        provider never needs it)."""
+        if self._cache is None:
+            self._cache = default_cache()
+        return self._cache
 
     # ------------------------------------------------------------------ initial values
     def _offline_value(self) -> CarbonIntensity:

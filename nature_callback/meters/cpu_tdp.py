@@ -97,6 +97,7 @@ CPU_TDP_TABLE: tuple[CpuTdp, ...] = (
 """CPU model → TDP of one package; first match wins (so more specific rows go first)."""
 
 
+@functools.lru_cache(maxsize=32)  # the table is constant: each run of a process asks again
 def lookup_tdp(model_name: str) -> CpuTdp | None:
     """The table row matching ``model_name`` (as /proc/cpuinfo spells it), if any."""
     for row in CPU_TDP_TABLE:

@@ -23,6 +23,7 @@ Both meters report ``source="estimated"`` and say their constant and its source 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from abc import abstractmethod
 from typing import Callable
@@ -74,8 +75,16 @@ has used (the counters are cumulative); one that ends in between reaches its par
 ``children_*`` times once reaped. So the estimate lags by at most this long, losing nothing."""
 
 
+OPEN_RESCAN_AFTER_S = 0.1
+"""A meter that starts rebuilds the list of descendants unless it is younger than this, so a
+child started before the run is in its baseline (the CPU and DRAM meters, started together,
+share one rebuild)."""
+
+
 class _ProcessTree:
     """CPU time and resident memory of one process and all its descendants (psutil)."""
+
+    _of_pid: dict[int, "_ProcessTree"] = {}
 
     def __init__(self, process: psutil.Process | None = None) -> None:
         self.process = process or psutil.Process()
@@ -83,6 +92,20 @@ class _ProcessTree:
         self._known: dict[int, psutil.Process] = {}
         self._members_cache: list[psutil.Process] = []
         self._members_at_s = -float("inf")
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of_this_process(cls) -> "_ProcessTree":
+        """The tree of the current process, shared by its meters and runs (one psutil handle,
+        one scan of /proc per refresh), its list of descendants at most
+        ``OPEN_RESCAN_AFTER_S`` old."""
+        pid = os.getpid()
+        tree = cls._of_pid.get(pid)
+        if tree is None:
+            tree = cls._of_pid[pid] = cls()
+        with tree._lock:
+            tree._members(max_age_s=OPEN_RESCAN_AFTER_S)
+        return tree
 
     def _descendants_fast(self) -> list[psutil.Process] | None:
         pids: list[int] = []
@@ -104,9 +127,11 @@ class _ProcessTree:
         self._known = {process.pid: process for process in processes}
         return processes
 
-    def _members(self) -> list[psutil.Process]:
+    def _members(self, max_age_s: float | None = None) -> list[psutil.Process]:
+        """The process and its descendants, rebuilt when older than ``max_age_s`` (default
+        ``MEMBERS_REFRESH_S``); the caller holds the lock."""
         now_s = time.monotonic()
-        if now_s - self._members_at_s >= MEMBERS_REFRESH_S:
+        if now_s - self._members_at_s >= (MEMBERS_REFRESH_S if max_age_s is None else max_age_s):
             self._members_cache = self._scan_members()
             self._members_at_s = now_s
         return self._members_cache
@@ -129,8 +154,9 @@ class _ProcessTree:
         of children) is briefly missed; the running maximum hides that dip.
         """
         total_s = self._sum(_cpu_time_s, "CPU times")
-        self._max_cpu_s = max(self._max_cpu_s, total_s)
-        return self._max_cpu_s
+        with self._lock:
+            self._max_cpu_s = max(self._max_cpu_s, total_s)
+            return self._max_cpu_s
 
     def rss_bytes(self) -> int:
         """Resident set size of the tree (shared pages counted in each process)."""
@@ -139,7 +165,9 @@ class _ProcessTree:
     def _sum(self, read: Callable[[psutil.Process], float], what: str) -> float:
         """``read`` summed over the tree; a process that is gone or hidden is skipped."""
         total: float = 0
-        for member in self._members():
+        with self._lock:
+            members = self._members()
+        for member in members:
             try:
                 total += read(member)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -217,7 +245,7 @@ class _TreeEstimateMeter(ChannelMeter):
     def _open_channels(self) -> list[Channel | DeviceState]:
         state = DeviceState(self.device_key, self.device_kind, self.description, "estimated")
         try:
-            return [self._new_channel(state, _ProcessTree())]
+            return [self._new_channel(state, _ProcessTree.of_this_process())]
         except MeterError as err:
             self.fail(state, "psutil", str(err))
             return [state]

@@ -1,13 +1,18 @@
-"""LatestValueWriter: newest snapshot wins, nothing is lost at close, no thread is left."""
+"""LatestValueWriter: newest snapshot wins, nothing is lost at close, no thread is left.
+ProcessWorker: one thread per process, jobs in order, none lost at exit or after a fork."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from nature_callback.background import LatestValueWriter
+from nature_callback.background import LatestValueWriter, ProcessWorker
 
 
 def writer_threads() -> list[threading.Thread]:
@@ -165,3 +170,55 @@ def test_snapshots_are_wanted_once_the_first_write_is_due() -> None:
     writer.flush()
     assert writer.wants_snapshots()
     writer.close()
+
+
+def test_the_process_worker_runs_every_job_in_order_in_one_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    worker = ProcessWorker("nature-test-worker")
+    ran: list[tuple[int, int | None]] = []
+
+    def job(value: int) -> None:
+        ran.append((value, threading.get_ident()))
+
+    def failing() -> None:
+        raise OSError("disk full")
+
+    futures = [worker.submit(lambda v=v: job(v)) for v in range(3)]
+    futures.append(worker.submit(failing))
+    futures.append(worker.submit(lambda: job(3)))
+    for future in futures:
+        future.result(timeout=10)  # a failing job is logged, not raised into the waiter
+    assert [value for value, _ in ran] == [0, 1, 2, 3]
+    assert len({ident for _, ident in ran}) == 1 and ran[0][1] != threading.get_ident()
+    assert any("disk full" in record.getMessage() or "disk full" in str(record.exc_info)
+               for record in caplog.records)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_worker_of_its_own(tmp_path: Path) -> None:
+    worker = ProcessWorker("nature-test-worker")
+    worker.submit(lambda: None).result(timeout=10)  # the parent's thread exists now
+    marker = tmp_path / "child-ran"
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's thread is not here; a new one must run the job
+        try:
+            worker.submit(marker.touch).result(timeout=10)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert marker.exists()
+
+
+def test_a_job_submitted_while_the_interpreter_exits_runs_at_once(tmp_path: Path) -> None:
+    marker = tmp_path / "ran-at-exit"
+    script = (
+        "import atexit, pathlib\n"
+        "from nature_callback.background import ProcessWorker\n"
+        "worker = ProcessWorker('nature-test-worker')\n"
+        "worker.submit(lambda: None).result()\n"
+        f"atexit.register(lambda: worker.submit(pathlib.Path({str(marker)!r}).touch))\n"
+    )  # atexit handlers run after the executors have shut down: no new thread is allowed
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert marker.exists()

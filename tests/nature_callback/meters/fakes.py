@@ -150,8 +150,10 @@ def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.
 
 
 def meter_threads() -> list[str]:
-    """Names of live threads started by the meters."""
-    return [t.name for t in threading.enumerate() if t.name.startswith("nature-")]
+    """Names of live threads started by the meters and trackers (not the process's ledger
+    worker, which stays by design: ``nature_callback.background.ProcessWorker``)."""
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith("nature-") and not t.name.startswith("nature-ledger")]
 
 
 @dataclass

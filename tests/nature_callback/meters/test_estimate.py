@@ -93,6 +93,30 @@ def test_a_child_found_late_is_counted_in_full_at_the_next_refresh(
     assert alive_j >= meter.w_per_logical_cpu * (0.3 - TICK_S)
 
 
+def test_a_child_that_ran_before_the_start_is_in_the_baseline_not_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the CPU and DRAM meters of every run share one process tree; a meter that starts makes
+    # its list of descendants fresh, so a child's earlier CPU time is not charged to the run
+    warm = CpuEstimateMeter(cpu_tdp_w=50.0)
+    warm.start()  # the shared list is fresh now, without the child below
+    warm.stop()
+    child = _start_burning_child(0.3)  # its 0.3 s happen before the next meter starts
+    try:
+        meter = CpuEstimateMeter(cpu_tdp_w=50.0)
+        dram = DramEstimateMeter()
+        meter.start()
+        dram.start()
+        assert meter._channels[0].tree is dram._channels[0].tree  # one tree, one scan
+        monkeypatch.setattr(estimate, "MEMBERS_REFRESH_S", 0.0)  # rescan at the read
+        (reading,) = meter.read()
+        meter.stop()
+        dram.stop()
+    finally:
+        child.communicate("")
+    assert reading.energy_j < meter.w_per_logical_cpu * 0.15
+
+
 def test_tdp_table_lookup_and_override() -> None:
     epyc = CpuTopology(logical_cpus=128, physical_cores=64, packages=1)
     meter = CpuEstimateMeter(topology=epyc, model_name="AMD EPYC 7763 64-Core Processor")
