@@ -81,7 +81,11 @@ class RunLedger:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_ledger_path()
-        self._ready = self.path in _READY_PATHS
+
+    @property
+    def _ready(self) -> bool:
+        """Whether this process has already made this file's folder and table."""
+        return self.path in _READY_PATHS
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10.0)
@@ -95,7 +99,6 @@ class RunLedger:
         except LedgerError as err:
             if not self._ready or not any(sign in str(err) for sign in _GONE):
                 raise
-            self._ready = False
             _READY_PATHS.discard(self.path)
             return self._execute_once(sql, params)
 
@@ -119,8 +122,7 @@ class RunLedger:
                 f"cannot open the run ledger at {self.path}: {err}. Set ledger_path= (or "
                 f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
             ) from err
-        self._ready = True  # several threads may get here first: the schema is idempotent
-        _READY_PATHS.add(self.path)
+        _READY_PATHS.add(self.path)  # several threads may get here first: the schema is idempotent
         return rows
 
     def record(
