@@ -34,7 +34,7 @@ from spikingjelly.activation_based import functional
 from torch import nn
 
 import spiking
-from nature_callback.digits import DigitsCNN, load_digits_splits
+from nature_callback.demo.digits import DigitsCNN, load_digits_splits
 from neuromorphic_sim import HardwareConfig, build_crossbar_network, presets
 
 

@@ -29,7 +29,7 @@ from spikingjelly.activation_based import ann2snn, functional  # noqa: E402
 from torch import nn  # noqa: E402
 
 import spiking  # noqa: E402
-from nature_callback.digits import load_digits_splits  # noqa: E402
+from nature_callback.demo.digits import load_digits_splits  # noqa: E402
 from spiking.demo import train_digits_cnn  # noqa: E402
 
 RUN_TARGET = 1.10

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from nature_callback import NatureTracker
-from nature_callback.digits import DigitsCNN, load_digits_splits
+from nature_callback.demo.digits import DigitsCNN, load_digits_splits
 
 
 def main() -> None:

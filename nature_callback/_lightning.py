@@ -1,38 +1,32 @@
-"""Import Lightning from whichever namespace is installed.
+"""Import one Lightning namespace: ``lightning.pytorch`` when the unified ``lightning`` package
+is installed, else ``pytorch_lightning``.
 
-``pytorch_lightning`` (a runtime dependency) and ``lightning.pytorch`` (the
-unified package) define distinct ``Callback`` classes, and a Trainer rejects a
-callback derived from the other namespace's class. The callback therefore
-derives from every ``Callback`` base that is importable (see
-``callbacks/lightning.py``).
+Both Trainers accept a callback derived from either namespace's ``Callback`` (they call its
+hooks by name), so one import is enough.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
-
-def _try_import(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+INSTALL_HINT = 'pip install "nature-callback[lightning]"'
 
 
-LIGHTNING_NAMESPACES: tuple[ModuleType, ...] = tuple(
-    module for module in (_try_import("lightning.pytorch"), _try_import("pytorch_lightning")) if module
-)
-"""Every importable Lightning namespace, the unified ``lightning.pytorch`` first."""
-
-if not LIGHTNING_NAMESPACES:  # pragma: no cover - pytorch-lightning is a dependency
+def _import_lightning() -> ModuleType:
+    for package, module in (("lightning", "lightning.pytorch"),
+                            ("pytorch_lightning", "pytorch_lightning")):
+        if importlib.util.find_spec(package) is not None:
+            return importlib.import_module(module)
     raise ImportError(
-        "nature_callback needs PyTorch Lightning: pip install pytorch-lightning (or lightning)."
+        f"NatureCallback needs PyTorch Lightning, which is not installed: {INSTALL_HINT} "
+        "(or pip install lightning). NatureTracker works without it."
     )
 
-pl: ModuleType = LIGHTNING_NAMESPACES[0]
-"""The preferred Lightning namespace (used for Trainer, LightningModule in the demo)."""
 
+pl: ModuleType = _import_lightning()
+"""The Lightning namespace in use."""
 
-class CallbackBase(*(namespace.Callback for namespace in LIGHTNING_NAMESPACES)):  # type: ignore[misc]
-    """A ``Callback`` that every installed Lightning namespace's Trainer accepts."""
+CallbackBase = pl.Callback
+"""The ``Callback`` base class of that namespace."""

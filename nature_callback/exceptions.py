@@ -27,6 +27,10 @@ class LedgerError(NatureError):
     """The run ledger (SQLite) could not be read or written."""
 
 
+class RecordError(NatureError):
+    """A record file (``nature_summary.json``, ``nature_epochs.jsonl``) could not be read."""
+
+
 class NatureWarning(UserWarning):
     """Root of every warning emitted by nature_callback."""
 

@@ -27,8 +27,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
     A crash of the process leaves the old file or the new one, never half of one. The
     temporary name keeps ``path``'s suffix (writers such as ``savefig`` pick the format from
-    it). No fsync: it would cost milliseconds at every epoch boundary, and only an
-    operating-system crash could then lose the latest version.
+    it). No fsync: only an operating-system crash could lose the latest version.
     """
     target = Path(path)
     fd, tmp_name = _temporary_beside(target, f".tmp{target.suffix}")
@@ -50,12 +49,22 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def _temporary_beside(target: Path, suffix: str) -> tuple[int, str]:
-    """A new, open temporary file in ``target``'s folder (created if missing)."""
+    """A new, open temporary file in ``target``'s folder (created if missing), with the
+    permissions a plain ``open`` would give it (``mkstemp`` alone leaves 0600)."""
     try:
-        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())
+    return fd, name
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fill_and_replace(tmp_name: str, target: Path, fill: Callable[[], None]) -> Path:
@@ -70,8 +79,7 @@ def _fill_and_replace(tmp_name: str, target: Path, fill: Callable[[], None]) -> 
 
 
 def _dumps(value: Any, indent: int | None) -> str:
-    """``json.dumps``; NaN and infinities become null. Compact (``indent=None``) uses the C
-    encoder, several times faster than indented output (encoded in pure Python)."""
+    """``json.dumps``; NaN and infinities become null."""
     try:
         return json.dumps(value, indent=indent, allow_nan=False)
     except ValueError:  # a non-finite float somewhere: null is the JSON for "no value"
@@ -83,30 +91,7 @@ def compact_json(value: Any) -> str:
     return _dumps(value, None)
 
 
-def readable_json(fields: dict[str, Any], encoded_lists: dict[str, list[str]] | None = None) -> str:
-    """A JSON object laid out for people, at the speed of compact JSON: one key per line,
-    one element per line for a list, every value itself compact.
-
-    ``encoded_lists`` gives lists whose elements are JSON texts already (records encoded
-    once, when they were made), so a long run's record is not re-encoded at every write.
-    """
-    encoded_lists = encoded_lists or {}
-    lines = []
-    for key, value in fields.items():
-        items = encoded_lists.get(key)
-        if items is None and isinstance(value, list):
-            items = [compact_json(item) for item in value]
-        name = json.dumps(key)
-        if items is None:
-            lines.append(f"  {name}: {compact_json(value)}")
-        elif items:
-            lines.append(f"  {name}: [\n    " + ",\n    ".join(items) + "\n  ]")
-        else:
-            lines.append(f"  {name}: []")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
 def atomic_write_json(path: str | Path, data: Any, *, indent: int | None = 2) -> Path:
     """Write ``data`` as JSON, atomically; NaN and infinities become null. ``indent=None``
-    writes one compact line (fast); see also ``readable_json``."""
+    writes one compact line."""
     return atomic_write_text(path, _dumps(data, indent) + "\n")

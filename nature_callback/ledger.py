@@ -2,26 +2,28 @@
 
 The paper's N_exp is the number of experiments behind a reported model. With
 ``n_exp="ledger"`` the tracker counts the runs recorded under the same project
-name (this one included), failed and interrupted runs too: they cost energy.
+name (this one included), failed, interrupted and killed runs too: they cost energy.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from nature_callback.exceptions import LedgerError
 
 LEDGER_ENV = "NATURE_LEDGER"
 """Environment variable naming the ledger file; overrides the default location."""
 
-_SCHEMA = """
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the ledger's layout; older files are migrated when opened."""
+
+_CREATE = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
     project     TEXT NOT NULL,
@@ -31,18 +33,55 @@ CREATE TABLE IF NOT EXISTS runs (
     epochs      INTEGER NOT NULL DEFAULT 0,
     energy_j    REAL NOT NULL DEFAULT 0,
     co2e_kg     REAL NOT NULL DEFAULT 0,
-    summary     TEXT
+    summary     TEXT,
+    host        TEXT,
+    pid         INTEGER
 )
 """
 
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE runs ADD COLUMN host TEXT", "ALTER TABLE runs ADD COLUMN pid INTEGER"),
+}
+"""Statements that bring a file from the version before each key to that version."""
 
-_READY_PATHS: set[Path] = set()
-"""Ledger files whose folder and table this process has already made sure of: every run of a
-sweep opens the same file, and the schema statement costs a fraction of a millisecond."""
+
+def _prepare(connection: sqlite3.Connection) -> None:
+    """Make the table, or migrate an older one, inside the caller's transaction."""
+    exists = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()
+    if not exists:
+        connection.execute(_CREATE)
+    elif connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+        for version in sorted(_MIGRATIONS):
+            for statement in _MIGRATIONS[version]:
+                if statement.split("ADD COLUMN ")[1].split()[0] not in columns:
+                    connection.execute(statement)
+    else:
+        return
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-_GONE = ("no such table", "unable to open database file")
-"""SQLite's words for a ledger whose table, file or folder was removed after it was made."""
+CONNECT_TIMEOUT_S = 5.0
+"""How long a write waits for another process's lock on the ledger before giving up."""
+
+
+def _process_alive(pid: int, started_at: str) -> bool:
+    """Whether ``pid`` is a live process that started before the run did (a pid reused by a
+    later process does not count)."""
+    import psutil
+
+    try:
+        created_s = psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.Error:  # access denied: it exists
+        return True
+    try:
+        started_s = datetime.fromisoformat(started_at).timestamp()
+    except ValueError:
+        return True
+    return created_s <= started_s + 1.0
 
 
 def default_ledger_path() -> Path:
@@ -50,6 +89,8 @@ def default_ledger_path() -> Path:
     configured = os.environ.get(LEDGER_ENV)
     if configured:
         return Path(configured)
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("nature-callback")) / "ledger.sqlite"
 
 
@@ -72,72 +113,63 @@ class LedgerRun:
 
 
 class RunLedger:
-    """A SQLite file of runs; every call opens, commits and closes its own connection.
-
-    The file and its table are created by the first call that reads or writes, so
-    constructing one costs nothing and a tracker can leave all SQLite work to its background
-    threads.
-    """
+    """A SQLite file of runs; every call opens, commits and closes its own connection, and
+    makes the folder, the file and the table first if they are missing."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_ledger_path()
 
-    @property
-    def _ready(self) -> bool:
-        """Whether this process has already made this file's folder and table."""
-        return self.path in _READY_PATHS
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10.0)
-
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """Run one statement in its own connection and commit; the first call (of this process,
-        for this file) also creates the folder, the file and the table (in the same connection).
-        A file, folder or table that has gone since is made again."""
+        """Run one statement in its own connection and commit."""
         try:
-            return self._execute_once(sql, params)
-        except LedgerError as err:
-            if not self._ready or not any(sign in str(err) for sign in _GONE):
-                raise
-            _READY_PATHS.discard(self.path)
-            return self._execute_once(sql, params)
-
-    def _execute_once(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        ready = self._ready
-        try:
-            if not ready:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = self._connect()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=CONNECT_TIMEOUT_S)
             try:
                 with connection:  # commits; closing is up to us
-                    if not ready:
-                        connection.execute(_SCHEMA)
-                    rows = connection.execute(sql, params).fetchall()
+                    _prepare(connection)
+                    return connection.execute(sql, params).fetchall()
             finally:
                 connection.close()
         except (OSError, sqlite3.Error) as err:
-            if ready:
-                raise LedgerError(f"run ledger {self.path}: {err}") from err
             raise LedgerError(
-                f"cannot open the run ledger at {self.path}: {err}. Set ledger_path= (or "
+                f"cannot use the run ledger at {self.path}: {err}. Set ledger_path= (or "
                 f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
             ) from err
-        _READY_PATHS.add(self.path)  # several threads may get here first: the schema is idempotent
-        return rows
 
     def record(
         self, run_id: str, project: str, started_at: str, *, status: str, epochs: int,
         energy_j: float, co2e_kg: float, ended: bool = False,
     ) -> None:
-        """Insert or update a run's row with its latest totals: one commit either way."""
+        """Insert or update a run's row with its latest totals and this process's host and pid:
+        one commit either way. A row set back to ``running`` (a resume) loses its end time."""
         ended_at = datetime.now(timezone.utc).isoformat() if ended else None
         self._execute(
             "INSERT INTO runs (run_id, project, started_at, status, epochs, energy_j, co2e_kg, "
-            "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
-            "status = excluded.status, epochs = excluded.epochs, energy_j = excluded.energy_j, "
-            "co2e_kg = excluded.co2e_kg, ended_at = COALESCE(excluded.ended_at, runs.ended_at)",
-            (run_id, project, started_at, status, epochs, energy_j, co2e_kg, ended_at),
+            "ended_at, host, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(run_id) DO UPDATE SET status = excluded.status, "
+            "epochs = excluded.epochs, energy_j = excluded.energy_j, "
+            "co2e_kg = excluded.co2e_kg, host = excluded.host, pid = excluded.pid, "
+            "ended_at = CASE WHEN excluded.status = 'running' THEN NULL "
+            "ELSE COALESCE(excluded.ended_at, runs.ended_at) END",
+            (run_id, project, started_at, status, epochs, energy_j, co2e_kg, ended_at,
+             socket.gethostname(), os.getpid()),
         )
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run's row (a resumed run continues its earlier row instead)."""
+        self._execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def mark_killed(self) -> list[str]:
+        """Mark as ``killed`` this host's ``running`` rows whose process is gone (a SIGKILL, a
+        power cut); returns their run ids."""
+        rows = self._execute("SELECT run_id, pid, started_at FROM runs WHERE status = 'running' "
+                             "AND host = ?", (socket.gethostname(),))
+        gone = [run_id for run_id, pid, started_at in rows
+                if pid is not None and not _process_alive(int(pid), started_at)]
+        for run_id in gone:
+            self._execute("UPDATE runs SET status = 'killed' WHERE run_id = ? AND "
+                          "status = 'running'", (run_id,))
+        return gone
 
     def count(self, project: str) -> int:
         """Number of runs recorded under ``project``."""

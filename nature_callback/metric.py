@@ -11,53 +11,10 @@ R = (E + U)·λ/(1 − λ) the transmission-and-distribution loss of the grid.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from nature_callback.exceptions import ConfigurationError
-
 JOULES_PER_KWH = 3.6e6
-
-
-def validate_pue(pue: float) -> float:
-    """Return ``pue`` if it is a finite number ≥ 1, else raise naming the parameter."""
-    if not isinstance(pue, (int, float)) or not math.isfinite(pue) or pue < 1.0:
-        raise ConfigurationError(
-            f"pue={pue!r} is invalid: the power usage effectiveness is total facility power "
-            "over IT power and must be a finite number >= 1 (1.0 for a desktop, "
-            "1.56 for the 2024 global data-centre average)."
-        )
-    return float(pue)
-
-
-def validate_grid_loss(grid_loss: float) -> float:
-    """Return ``grid_loss`` if it lies in [0, 1), else raise naming the parameter."""
-    if not isinstance(grid_loss, (int, float)) or not (0.0 <= grid_loss < 1.0):
-        raise ConfigurationError(
-            f"grid_loss={grid_loss!r} is invalid: it is the fraction of generated power lost "
-            "in transmission and distribution and must lie in [0, 1) (world average ≈ 0.069, "
-            "World Bank EG.ELC.LOSS.ZS 2022)."
-        )
-    return float(grid_loss)
-
-
-def validate_n_exp(n_exp: int) -> int:
-    """Return ``n_exp`` if it is an integer ≥ 1, else raise naming the parameter."""
-    if isinstance(n_exp, bool) or not isinstance(n_exp, int) or n_exp < 1:
-        raise ConfigurationError(
-            f"n_exp={n_exp!r} is invalid: the number of experiments behind the reported "
-            "model must be an integer >= 1 (or 'ledger' to count the runs recorded for "
-            "this project)."
-        )
-    return n_exp
-
-
-def validate_non_negative(name: str, value: float) -> float:
-    """Return ``value`` if it is a finite number ≥ 0, else raise naming ``name``."""
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigurationError(f"{name}={value!r} is invalid: it must be a finite number >= 0.")
-    return float(value)
 
 
 def facility_power_w(power_w: float, pue: float) -> float:

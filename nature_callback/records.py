@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from typing import Any
 
-from nature_callback.files import compact_json
 from nature_callback.metric import EpochTerms
 
 METRIC_PREFIX = "nature/"
@@ -95,25 +93,12 @@ class EpochRecord:
         return _prefixed(values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (JSON friendly): ``dataclasses.asdict``, without its deep copy
-        (ten times slower; every field here is a number, a string or a dict of numbers)."""
+        """Plain-dict view (JSON friendly)."""
         values = {item.name: getattr(self, item.name) for item in fields(self)}
-        values["terms"] = {item.name: getattr(self.terms, item.name) for item in fields(self.terms)}
+        values["terms"] = self.terms.to_dict()
         values["power_by_kind_w"] = dict(self.power_by_kind_w)
         values["power_by_device_w"] = dict(self.power_by_device_w)
         return values
-
-    @cached_property
-    def shared_dict(self) -> dict[str, Any]:
-        """``to_dict()``, built once (the record is frozen) and shared by every summary and
-        checkpoint of the run: read it, do not change it."""
-        return self.to_dict()
-
-    @cached_property
-    def json_text(self) -> str:
-        """``to_dict()`` as one line of JSON, encoded once: a long run's record file is
-        rewritten without encoding every epoch again."""
-        return compact_json(self.shared_dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EpochRecord":
@@ -125,13 +110,19 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """The run as a whole: written as JSON next to the logs, and to the ledger."""
+    """The run as a whole (no per-epoch list): ``nature_summary.json`` and the ledger row."""
 
     run_id: str
     project: str
     status: str
     """running, completed, crashed or interrupted."""
+    started_at: str
+    """ISO 8601 time (UTC) at which the run started."""
+    updated_at: str
+    """ISO 8601 time (UTC) at which these figures were taken."""
     n_exp: int
+    n_exp_source: str
+    """Where N_exp came from: ``parameter``, ``ledger`` or ``fallback`` (ledger unreadable)."""
     epochs: int
     a_energy_j: float
     """A: energy outside epoch windows, scaled by PUE and grid loss, plus extra_energy_j."""
@@ -151,9 +142,9 @@ class RunSummary:
     """True when any part of E was estimated."""
     rank_local: bool
     """True when the figures cover only this process's devices (a DDP run cut short)."""
-    epoch_records: list[dict[str, Any]]
+    epochs_file: str
+    """Name of the per-epoch JSON Lines file beside this summary."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (JSON friendly). Shallow: the field values already are plain
-        data, and a deep copy of every epoch record at every epoch would be wasted work."""
+        """Plain-dict view (JSON friendly)."""
         return {item.name: getattr(self, item.name) for item in fields(self)}

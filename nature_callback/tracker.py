@@ -1,4 +1,4 @@
-"""A framework-agnostic tracker: energy windows over time, A, totals and the NATURE metric.
+"""``NatureTracker``: wires the meters, the carbon monitor, the accounting and the recorder.
 
 Plain PyTorch::
 
@@ -8,68 +8,41 @@ Plain PyTorch::
                 train_one_epoch()
             print(tracker.last_epoch.metrics())
 
-The Lightning callback drives the same object from its hooks.
+Every integration (the Lightning callback, ...) drives the same object from its hooks.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
+import socket
+import sys
+import tempfile
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from nature_callback.background import LatestValueWriter, ProcessWorker
+from nature_callback.accounting import Accounting, OpenEpoch
 from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
-from nature_callback.exceptions import ConfigurationError, NatureError, NatureWarning
-from nature_callback.files import atomic_write_text, readable_json
+from nature_callback.exceptions import ConfigurationError, LedgerError, NatureError, NatureWarning
 from nature_callback.ledger import RunLedger
 from nature_callback.meters._validate import check_gpus
 from nature_callback.meters.base import DeviceEnergy, EnergyMeter
-from nature_callback.metric import (
-    JOULES_PER_KWH,
-    EpochTerms,
-    co2e_g,
-    epoch_terms,
-    forecast_co2e_kg,
-    wall_to_plant_factor,
-)
+from nature_callback.metric import JOULES_PER_KWH, co2e_g
+from nature_callback.recorder import Recorder
 from nature_callback.records import KINDS, EpochRecord, RunSummary
+from nature_callback.run_files import FORMAT_VERSION, RunFiles
 
 log = logging.getLogger(__name__)
-
-SUMMARY_FILENAME = "nature_summary.json"
-
-RECORD_PERIOD_S = 1.0
-"""While a run goes on, its JSON record is rewritten after every epoch but at most once a
-second (epochs shorter than that are batched into one write); the end of a run, a crash or an
-interruption is always written at once."""
-
-RECORD_FIRST_AFTER_S = 5.0
-"""The first running record is written this long into the run: a shorter run writes only its
-final record (a crash or an interruption still writes its partial one at once)."""
-
-RECORD_MAX_BUSY_FRACTION = 0.005
-"""The record writer rests at least 200 times as long as its last write took: a record that
-grows with a long run of short epochs never takes more than 0.5 % of the time from training."""
-
-LEDGER_PERIOD_S = 60.0
-"""While a run goes on, its ledger row is refreshed at most this often (an SQLite commit
-syncs to disk)."""
-
-LEDGER_WORKER = ProcessWorker("nature-ledger")
-"""Writes every run's final ledger row off the training thread (one thread per process)."""
 
 Reducer = Callable[[list[float]], list[float]]
 """Sums a vector of floats over every process of a distributed run (identity when alone)."""
@@ -79,6 +52,48 @@ Status = Literal["running", "completed", "crashed", "interrupted"]
 
 def _identity(values: list[float]) -> list[float]:
     return values
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in a distributed run (defaults: a single process)."""
+
+    rank: int = 0
+    """Global rank."""
+    world_size: int = 1
+    is_writer: bool = True
+    """Whether this process writes the records and the ledger row (global rank zero)."""
+    reduce: Reducer = field(default=_identity, compare=False)
+    """Sums a float vector over every rank."""
+
+    @property
+    def is_distributed(self) -> bool:
+        """More than one process."""
+        return self.world_size > 1
+
+
+class Clock(Protocol):
+    """Time source: a monotonic clock for durations, the wall clock for carbon lookups."""
+
+    def monotonic_s(self) -> float:
+        """Seconds on a monotonic clock."""
+        ...
+
+    def wall_s(self) -> float:
+        """Seconds since the epoch (UTC)."""
+        ...
+
+
+class SystemClock:
+    """``time.perf_counter`` and ``time.time``."""
+
+    def monotonic_s(self) -> float:
+        """Seconds on the performance counter."""
+        return time.perf_counter()
+
+    def wall_s(self) -> float:
+        """``time.time()``."""
+        return time.time()
 
 
 def _check_gpus(gpus: str | list[int] | None) -> str | list[int] | None:
@@ -99,8 +114,12 @@ def _check_gpus(gpus: str | list[int] | None) -> str | list[int] | None:
     return normalised
 
 
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
 class NatureTracker:
-    """Meters energy in epoch windows and between them, and computes NATURE's terms."""
+    """Meters energy in epoch windows and between them, and records NATURE's terms."""
 
     def __init__(
         self,
@@ -119,91 +138,100 @@ class NatureTracker:
         meter: EnergyMeter | None = None,
         gpus: str | list[int] | None = "visible",
         node_level: bool = True,
+        distributed: Distributed | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self.config = NatureConfig(
-            pue=pue,
-            grid_loss=grid_loss,
-            n_exp=n_exp,
-            extra_energy_j=extra_energy_j,
-            planned_epochs=planned_epochs,
-            project=project,
+        config = NatureConfig(
+            pue=pue, grid_loss=grid_loss, n_exp=n_exp, extra_energy_j=extra_energy_j,
+            planned_epochs=planned_epochs, project=project,
             output_dir=output_dir,  # type: ignore[arg-type]
             ledger_path=ledger_path,  # type: ignore[arg-type]
-            cpu_tdp_w=cpu_tdp_w,
-            sample_interval_s=sample_interval_s,
+            cpu_tdp_w=cpu_tdp_w, sample_interval_s=sample_interval_s,
         )
+        self._init(config, carbon, meter, gpus, node_level, distributed, clock)
+
+    @classmethod
+    def from_config(
+        cls, config: NatureConfig, *, carbon: CarbonProvider | float | str | None = None,
+        meter: EnergyMeter | None = None, gpus: str | list[int] | None = "visible",
+        node_level: bool = True, distributed: Distributed | None = None,
+        clock: Clock | None = None,
+    ) -> "NatureTracker":
+        """A tracker for an already validated ``NatureConfig`` (what integrations use)."""
+        tracker = cls.__new__(cls)
+        tracker._init(config, carbon, meter, gpus, node_level, distributed, clock)
+        return tracker
+
+    def _init(self, config: NatureConfig, carbon: CarbonProvider | float | str | None,
+              meter: EnergyMeter | None, gpus: str | list[int] | None, node_level: bool,
+              distributed: Distributed | None, clock: Clock | None) -> None:
+        self.config = config
         self.provider = resolve_provider(carbon)
+        self.distributed = distributed or Distributed()
+        self.clock: Clock = clock or SystemClock()
         self.run_id = uuid.uuid4().hex[:12]
-        self.reduce: Reducer = _identity
-        """Set by the Lightning callback under DDP to sum across ranks."""
-        self.is_distributed = False
-        self.is_writer = True
-        """Whether this process writes the summary and the ledger (rank zero)."""
-        self.rank = 0
-        """Global rank of this process (0 outside distributed runs)."""
+        self.started_at = ""
+        """ISO time (UTC) at which start() ran."""
+        self.status: Status = "running"
+        self.n_exp_source = "parameter"
+        """Where N_exp came from: ``parameter``, ``ledger`` or ``fallback``."""
+        self.grid_loss_source = ""
         self._meter_override = meter
         self._gpus = _check_gpus(gpus)
         self._node_level = node_level
         self._meter: EnergyMeter | None = None
         self._monitor: CarbonMonitor | None = None
-        self._ledger: RunLedger | None = None
-        self.n_exp = 1 if n_exp == "ledger" else int(n_exp)
-        self.grid_loss = 0.0
-        self.grid_loss_source = ""
-        self._first_intensity: CarbonIntensity | None = None
-        self._last_intensity: CarbonIntensity | None = None
-        # history (what a checkpoint carries)
-        self.records: list[EpochRecord] = []
-        self._epochs_energy_j = 0.0
-        """Σ epoch_energy_j over ``records`` (kept as records are added: O(1) per epoch)."""
-        self._epochs_co2e_g = 0.0
-        """Σ epoch_co2e_g over ``records``."""
-        self._any_estimated = False
-        """Whether any record has an estimated part."""
-        self._writer: LatestValueWriter[_State] = LatestValueWriter(
-            self._persist_state, min_interval_s=RECORD_PERIOD_S,
-            first_after_s=RECORD_FIRST_AFTER_S, max_busy_fraction=RECORD_MAX_BUSY_FRACTION)
-        self._ledger_written_s = -float("inf")
-        self._final_ledger_row: Future[None] | None = None
-        """The final ledger row, written by the process's ledger worker (``wait_for_ledger``)."""
-        self._started_at = ""
-        """ISO time (UTC) at which start() ran: the ledger row's start."""
-        self.a_hw_j = 0.0
-        """Hardware energy metered outside epoch windows (before PUE and grid loss)."""
-        self.a_hw_g = 0.0
-        """Carbon of that hardware energy at the intensity of its time (before scaling)."""
-        # live windows
+        self._recorder: Recorder | None = None
+        self._accounting: Accounting | None = None
+        self._pending_state: dict[str, Any] | None = None
+        """Checkpoint state loaded before ``start()``: applied once the grid loss is known."""
         self._last_reading: dict[str, DeviceEnergy] = {}
         """The latest reading of every device: the boundary of the open window."""
-        self._pending_gap_j = 0.0
-        self._pending_gap_g = 0.0
+        self._first_intensity: CarbonIntensity | None = None
+        self._last_intensity: CarbonIntensity | None = None
+        self._boundary_wall_s = 0.0
+        """Wall time of the last window boundary (carbon intensity is time resolved)."""
         self._epoch_start_s: float | None = None
         self._epoch_start_wall_s = 0.0
-        self._boundary_wall_s = 0.0
-        """time.time() of the last window boundary (carbon intensity is time resolved)."""
-        self._epoch_index = 0
+        self._output_dir: Path | None = None
+        """The folder records go to, checked at ``start()`` (a fallback if not writable)."""
+        self._cuda_devices: list[int] = []
+        """CUDA devices synchronised at each boundary (those metered through NVML)."""
         self._started = False
         self._stopped = False
-        self.status: Status = "running"
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "NatureTracker":
-        """Start meters and the carbon monitor; the window outside epochs opens now."""
+        """Start meters and the carbon monitor, write the first record; the window outside
+        epochs opens now."""
         if self._started:
             return self
+        self.started_at = _now_iso()
         self._meter = self._meter_override or self._build_meter()
         self._meter.start()
         self._monitor = CarbonMonitor(self.provider)
         self._monitor.start()
-        self._first_intensity = self._monitor.current()
-        self._last_intensity = self._first_intensity
-        self._resolve_grid_loss(self._first_intensity)
-        self._open_ledger()
+        intensity = self._first_intensity = self._last_intensity = self._monitor.current()
+        grid_loss = self._resolve_grid_loss(intensity)
+        ledger = self._open_ledger()
+        self._mark_killed_runs(ledger)
+        self._accounting = Accounting(
+            pue=self.config.pue, grid_loss=grid_loss, n_exp=self._resolve_n_exp(ledger),
+            extra_energy_j=self.config.extra_energy_j,
+            planned_epochs=self.config.planned_epochs, start_g_per_kwh=intensity.g_per_kwh,
+        )
+        if self._pending_state is not None:
+            self._warn_if_scaling_changed(self._pending_state)
+            self._accounting.load_state_dict(self._pending_state, intensity)
+            self._pending_state = None
         self._last_reading = {reading.device: reading for reading in self._meter.read()}
-        self._boundary_wall_s = time.time()
-        self._started = True
-        self._stopped = False
-        self.status = "running"
+        self._cuda_devices = self._metered_cuda_devices()
+        self._boundary_wall_s = self.clock.wall_s()
+        self._started, self._stopped, self.status = True, False, "running"
+        if self.distributed.is_writer:
+            self._output_dir = self._writable_output_dir()
+            self._recorder = Recorder(self._files(), ledger)
+            self._recorder.begin(self._header(), self.records, self.summary())
         return self
 
     def _build_meter(self) -> EnergyMeter:
@@ -216,40 +244,114 @@ class NatureTracker:
             sample_interval_s=self.config.sample_interval_s,
         )
 
-    def _resolve_grid_loss(self, intensity: CarbonIntensity) -> None:
+    def _resolve_grid_loss(self, intensity: CarbonIntensity) -> float:
         if self.config.grid_loss is not None:
-            self.grid_loss = self.config.grid_loss
             self.grid_loss_source = "user parameter grid_loss"
-            return
+            return self.config.grid_loss
         loss = grid_loss_for(intensity)
-        self.grid_loss = loss.fraction
         self.grid_loss_source = loss.source
+        return loss.fraction
 
-    def _open_ledger(self) -> None:
-        if self.config.ledger_path is False or not self.is_writer:
+    def _open_ledger(self) -> RunLedger | None:
+        if self.config.ledger_path is False or not self.distributed.is_writer:
+            return None
+        return RunLedger(self.config.ledger_path or None)
+
+    @staticmethod
+    def _mark_killed_runs(ledger: RunLedger | None) -> None:
+        """Rows of this host left ``running`` by processes that are gone become ``killed``."""
+        if ledger is None:
             return
-        self._started_at = datetime.now(timezone.utc).isoformat()
-        # The file is opened by the first write: off the training thread, unless counting
-        # needs this run's row now. A ledger that cannot be opened is then reported there.
-        self._ledger = RunLedger(self.config.ledger_path or None)
         try:
-            if self.config.n_exp == "ledger":
-                self._ledger.record(self.run_id, self.config.project, self._started_at,
-                                    status="running", epochs=0, energy_j=0.0, co2e_kg=0.0)
-                self.n_exp = max(self._ledger.count(self.config.project), 1)
-        except NatureError as err:
-            self._ledger = None
-            warnings.warn(f"run ledger disabled: {err}", NatureWarning, stacklevel=3)
+            ledger.mark_killed()
+        except LedgerError:
+            pass  # reported by the recorder's first write, which meets the same error
 
-    @property
-    def factor(self) -> float:
-        """Hardware energy → energy at the plant: PUE / (1 − λ)."""
-        return wall_to_plant_factor(self.config.pue, self.grid_loss)
+    def _resolve_n_exp(self, ledger: RunLedger | None) -> int:
+        """N_exp from the parameter, or from the runs the ledger holds (this one included)."""
+        if self.config.n_exp != "ledger":
+            return int(self.config.n_exp)
+        if ledger is None:
+            self.n_exp_source = "fallback"
+            if self.distributed.is_writer:
+                warnings.warn("n_exp='ledger' but the ledger is disabled (ledger_path=False): "
+                              "N_exp = 1.", NatureWarning, stacklevel=3)
+            return 1
+        try:
+            ledger.record(self.run_id, self.config.project, self.started_at, status="running",
+                          epochs=0, energy_j=0.0, co2e_kg=0.0)
+            self.n_exp_source = "ledger"
+            return max(ledger.count(self.config.project), 1)
+        except LedgerError as err:
+            self.n_exp_source = "fallback"
+            warnings.warn(f"N_exp = 1: the run ledger could not be counted: {err}",
+                          NatureWarning, stacklevel=3)
+            return 1
+
+    def _metered_cuda_devices(self) -> list[int]:
+        """The CUDA devices to synchronise at boundaries: the metered ones, where torch has
+        initialised CUDA in this process."""
+        torch = sys.modules.get("torch")
+        if (torch is None or not any(r.kind == "gpu" for r in self._last_reading.values())
+                or not torch.cuda.is_initialized()):
+            return []
+        if isinstance(self._gpus, list):
+            return list(self._gpus)
+        return [torch.cuda.current_device()]
+
+    def _writable_output_dir(self) -> Path:
+        """The configured folder if files can be made in it, else a folder of this run in the
+        user data folder (with one warning naming both)."""
+        folder = self.config.output_dir or Path.cwd()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+            return folder
+        except OSError as err:
+            import platformdirs
+
+            fallback = Path(platformdirs.user_data_dir("nature-callback")) / "runs" / self.run_id
+            warnings.warn(f"cannot write the run's records in {folder} ({err.strerror or err}); "
+                          f"writing them to {fallback} instead. Set output_dir= to a writable "
+                          "folder.", NatureWarning, stacklevel=4)
+            return fallback
+
+    def _files(self, rank_local: bool = False) -> RunFiles:
+        folder = self._output_dir or self.config.output_dir or Path.cwd()
+        return RunFiles.in_folder(folder, f".rank{self.distributed.rank}" if rank_local else "")
+
+    def _header(self) -> dict[str, Any]:
+        intensity = self._last_intensity
+        return {
+            "format": FORMAT_VERSION, "run_id": self.run_id, "project": self.config.project,
+            "started_at": self.started_at, "host": socket.gethostname(), "pid": os.getpid(),
+            "config": self.config.to_dict(), "n_exp": self.n_exp,
+            "n_exp_source": self.n_exp_source, "grid_loss": self.grid_loss,
+            "grid_loss_source": self.grid_loss_source,
+            "carbon": {"source": intensity.source if intensity else "",
+                       "zone": intensity.zone if intensity else "",
+                       **self.provider.describe()},
+            "meters": self._meters(),
+            "world_size": self.distributed.world_size,
+        }
+
+    def _meters(self) -> list[dict[str, Any]]:
+        return [{"device": d.device, "kind": d.kind, "description": d.description,
+                 "source": d.source, "ok": d.ok} for d in self._last_reading.values()]
 
     # ------------------------------------------------------------------ windows
+    def _synchronize_cuda(self) -> None:
+        """Wait for queued GPU work, so that it lands in the window it was queued in."""
+        if self._cuda_devices:
+            torch = sys.modules["torch"]
+            for index in self._cuda_devices:
+                torch.cuda.synchronize(index)
+
     def _take_delta(self) -> dict[str, float]:
         """Energy per device since the previous boundary; moves the boundary to now."""
         assert self._meter is not None
+        self._synchronize_cuda()
         deltas: dict[str, float] = {}
         for reading in self._meter.read():
             previous = self._last_reading.get(reading.device)
@@ -269,14 +371,14 @@ class NatureTracker:
         assert self._last_intensity is not None
         return self._last_intensity
 
-    def _add_gap(self, deltas: dict[str, float]) -> None:
+    def _add_gap(self) -> None:
         """Add the energy metered since the last boundary to A (pending the DDP reduction)."""
-        now_wall_s = time.time()
-        gap_j = sum(deltas.values())
+        assert self._accounting is not None
+        gap_j = sum(self._take_delta().values())
+        now_wall_s = self.clock.wall_s()
         intensity = self._intensity_between(self._boundary_wall_s, now_wall_s)
         self._boundary_wall_s = now_wall_s
-        self._pending_gap_j += gap_j
-        self._pending_gap_g += co2e_g(gap_j, intensity.g_per_kwh)
+        self._accounting.add_gap(gap_j, intensity.g_per_kwh)
 
     def start_epoch(self) -> None:
         """Close the window outside epochs and open an epoch window."""
@@ -284,60 +386,43 @@ class NatureTracker:
             self.start()
         if self._epoch_start_s is not None:
             raise NatureError("start_epoch() called twice without end_epoch() in between")
-        gap = self._take_delta()
-        self._epoch_start_s = time.perf_counter()  # the energy and time windows open together
-        self._add_gap(gap)
+        self._add_gap()
+        self._epoch_start_s = self.clock.monotonic_s()
         self._epoch_start_wall_s = self._boundary_wall_s
 
+    @property
+    def epoch_is_open(self) -> bool:
+        """Whether an epoch window is open."""
+        return self._epoch_start_s is not None
+
     def end_epoch(self) -> EpochRecord:
-        """Close the epoch window, compute its terms and the run's totals, write the summary."""
-        if self._epoch_start_s is None:
-            raise NatureError("end_epoch() called without start_epoch()")
-        epoch_time_s = time.perf_counter() - self._epoch_start_s
-        self._epoch_start_s = None
-        deltas = self._take_delta()
-        self._boundary_wall_s = time.time()
-        by_kind = self._sum_by_kind(deltas)
-        estimated_devices = sum(1 for d in self._last_reading.values() if d.source == "estimated")
-        vector = [*(by_kind[k] for k in KINDS), self._pending_gap_j, self._pending_gap_g,
-                  float(estimated_devices)]
-        reduced = self.reduce(vector)
-        kind_j = dict(zip(KINDS, reduced[: len(KINDS)]))
-        gap_j, gap_g, estimated_count = reduced[len(KINDS):]
-        self._pending_gap_j = self._pending_gap_g = 0.0
-        self.a_hw_j += gap_j
-        self.a_hw_g += gap_g
-        intensity = self._intensity_between(self._epoch_start_wall_s, self._boundary_wall_s)
-        terms = epoch_terms(
-            epoch=self._epoch_index,
-            hardware_energy_j=sum(kind_j.values()),
-            epoch_time_s=epoch_time_s,
-            pue=self.config.pue,
-            grid_loss=self.grid_loss,
-            carbon_intensity_g_per_kwh=intensity.g_per_kwh,
-        )
-        record = self._record(
-            terms,
-            power_by_kind_w={k: j / epoch_time_s for k, j in kind_j.items() if epoch_time_s > 0
-                             and (j > 0 or self._has_kind(k))},
-            power_by_device_w={} if self.is_distributed else {
-                device: j / epoch_time_s for device, j in deltas.items() if epoch_time_s > 0},
-            estimated=estimated_count > 0,
-            carbon_source=intensity.source,
-            carbon_is_stale=intensity.is_stale,
-            carbon_is_estimated=intensity.is_estimated,
-        )
-        self._add_record(record)
-        self._epoch_index += 1
-        self._submit_running()
+        """Close the epoch window, compute its terms and the run's totals, append its line."""
+        record = self._close_epoch(self.distributed.reduce)
+        if self._recorder is not None:
+            self._recorder.append(record)
         return record
 
-    def _add_record(self, record: EpochRecord) -> None:
-        """Append a record and keep the running sums in step."""
-        self.records.append(record)
-        self._epochs_energy_j += record.terms.epoch_energy_j
-        self._epochs_co2e_g += record.terms.epoch_co2e_g
-        self._any_estimated = self._any_estimated or record.estimated
+    def _close_epoch(self, reduce: Reducer) -> EpochRecord:
+        if self._epoch_start_s is None:
+            raise NatureError("end_epoch() called without start_epoch()")
+        assert self._accounting is not None
+        deltas = self._take_delta()
+        epoch_time_s = self.clock.monotonic_s() - self._epoch_start_s
+        self._epoch_start_s = None
+        self._boundary_wall_s = self.clock.wall_s()
+        kind_j = {kind: 0.0 for kind in KINDS}
+        for device, energy_j in deltas.items():
+            kind_j[self._last_reading[device].kind] += energy_j
+        estimated = sum(1 for d in self._last_reading.values() if d.source == "estimated")
+        vector = reduce(self._accounting.epoch_vector(kind_j, estimated))
+        local = not self.distributed.is_distributed and epoch_time_s > 0
+        return self._accounting.close_epoch(
+            vector, epoch_time_s=epoch_time_s,
+            intensity=self._intensity_between(self._epoch_start_wall_s, self._boundary_wall_s),
+            power_by_device_w={device: j / epoch_time_s for device, j in deltas.items()}
+            if local else None,
+            metered_kinds=frozenset(d.kind for d in self._last_reading.values()),
+        )
 
     @contextlib.contextmanager
     def epoch(self) -> Iterator["NatureTracker"]:
@@ -348,109 +433,76 @@ class NatureTracker:
         finally:
             self.end_epoch()
 
-    def _has_kind(self, kind: str) -> bool:
-        return any(d.kind == kind for d in self._last_reading.values())
-
-    def _sum_by_kind(self, deltas: dict[str, float]) -> dict[str, float]:
-        by_kind = {kind: 0.0 for kind in KINDS}
-        for device, energy_j in deltas.items():
-            kind = self._last_reading[device].kind if device in self._last_reading else "other"
-            by_kind[kind if kind in by_kind else "other"] += energy_j
-        return by_kind
-
-    def _record(self, terms: EpochTerms, **extra: Any) -> EpochRecord:
-        """An epoch's record: its terms and the run's totals once it is added."""
-        energy_j = self.energy_j + terms.epoch_energy_j
-        co2e_kg = self.co2e_kg + terms.epoch_co2e_g / 1000.0
-        forecast = None
-        if self.config.planned_epochs is not None:
-            forecast = forecast_co2e_kg(
-                co2e_kg_so_far=co2e_kg,
-                epochs_done=len(self.records) + 1,
-                epoch_co2e_g_sum=self._epochs_co2e_g + terms.epoch_co2e_g,
-                planned_epochs=self.config.planned_epochs,
-                n_exp=self.n_exp,
-            )
-        return EpochRecord(
-            terms=terms,
-            energy_j=energy_j,
-            co2e_kg=co2e_kg,
-            nature_energy_j=self.n_exp * energy_j,
-            nature_co2e_kg=self.n_exp * co2e_kg,
-            forecast_co2e_kg=forecast,
-            **extra,
-        )
-
-    # ------------------------------------------------------------------ totals
+    # ------------------------------------------------------------------ figures
     @property
-    def a_energy_j(self) -> float:
-        """A: energy outside epochs, scaled by PUE and grid loss, plus extra_energy_j."""
-        return self.a_hw_j * self.factor + self.config.extra_energy_j
-
-    @property
-    def a_co2e_g(self) -> float:
-        """Carbon of A; extra_energy_j is charged at the intensity of the run's start."""
-        start_g_per_kwh = self._first_intensity.g_per_kwh if self._first_intensity else 0.0
-        return self.a_hw_g * self.factor + co2e_g(self.config.extra_energy_j, start_g_per_kwh)
-
-    @property
-    def energy_j(self) -> float:
-        """The run's bracket so far: A + Σ epoch energy (J)."""
-        return self.a_energy_j + self._epochs_energy_j
-
-    @property
-    def co2e_kg(self) -> float:
-        """The run's carbon so far (kg CO2e), A included."""
-        return (self.a_co2e_g + self._epochs_co2e_g) / 1000.0
+    def records(self) -> list[EpochRecord]:
+        """The epoch records so far."""
+        return self._accounting.records if self._accounting else []
 
     @property
     def last_epoch(self) -> EpochRecord | None:
         """The most recent epoch record."""
         return self.records[-1] if self.records else None
 
+    @property
+    def n_exp(self) -> int:
+        """N_exp in use (1 before ``start()`` with ``n_exp="ledger"``)."""
+        if self._accounting is not None:
+            return self._accounting.n_exp
+        return 1 if self.config.n_exp == "ledger" else int(self.config.n_exp)
+
+    @property
+    def grid_loss(self) -> float:
+        """λ in use (0 before ``start()`` unless given)."""
+        if self._accounting is not None:
+            return self._accounting.grid_loss
+        return self.config.grid_loss or 0.0
+
+    @property
+    def a_energy_j(self) -> float:
+        """A: energy outside epochs, scaled by PUE and grid loss, plus extra_energy_j."""
+        return self._accounting.a_energy_j if self._accounting else self.config.extra_energy_j
+
+    @property
+    def energy_j(self) -> float:
+        """The run's bracket so far: A + Σ epoch energy (J)."""
+        return self._accounting.energy_j if self._accounting else self.config.extra_energy_j
+
+    @property
+    def co2e_kg(self) -> float:
+        """The run's carbon so far (kg CO2e), A included."""
+        return self._accounting.co2e_kg if self._accounting else 0.0
+
+    @property
+    def summary_path(self) -> Path:
+        """Where ``nature_summary.json`` is written."""
+        return self._files().summary
+
+    @property
+    def epochs_path(self) -> Path:
+        """Where ``nature_epochs.jsonl`` is written."""
+        return self._files().epochs
+
     def summary(self, status: Status | None = None, rank_local: bool = False) -> RunSummary:
-        """The run so far as a summary object."""
-        return self._summary_of(self._capture(status or self.status, rank_local))
-
-    def _capture(self, status: Status, rank_local: bool) -> _State:
-        """What a summary is built from, taken now on the training thread (O(1))."""
-        return _State(
-            status=status, rank_local=rank_local, records=self.records,
-            epochs=len(self.records), energy_j=self.energy_j, co2e_kg=self.co2e_kg,
-            a_energy_j=self.a_energy_j, any_estimated=self._any_estimated,
-            readings=tuple(self._last_reading.values()), intensity=self._last_intensity,
-        )
-
-    def _summary_of(self, state: _State) -> RunSummary:
-        """The summary of a captured state (also called from the record writer's thread:
-        it reads only the state and what does not change once the run has started)."""
-        intensity = state.intensity
+        """The run so far."""
+        intensity = self._last_intensity
+        energy_j, n_exp = self.energy_j, self.n_exp
+        any_estimated = self._accounting.any_estimated if self._accounting else False
         return RunSummary(
-            run_id=self.run_id,
-            project=self.config.project,
-            status=state.status,
-            n_exp=self.n_exp,
-            epochs=state.epochs,
-            a_energy_j=state.a_energy_j,
-            energy_j=state.energy_j,
-            co2e_kg=state.co2e_kg,
-            nature_energy_j=self.n_exp * state.energy_j,
-            nature_co2e_kg=self.n_exp * state.co2e_kg,
-            nature_energy_kwh=self.n_exp * state.energy_j / JOULES_PER_KWH,
-            pue=self.config.pue,
-            grid_loss=self.grid_loss,
+            run_id=self.run_id, project=self.config.project, status=status or self.status,
+            started_at=self.started_at, updated_at=_now_iso(), n_exp=n_exp,
+            n_exp_source=self.n_exp_source, epochs=len(self.records),
+            a_energy_j=self.a_energy_j, energy_j=energy_j, co2e_kg=self.co2e_kg,
+            nature_energy_j=n_exp * energy_j, nature_co2e_kg=n_exp * self.co2e_kg,
+            nature_energy_kwh=n_exp * energy_j / JOULES_PER_KWH,
+            pue=self.config.pue, grid_loss=self.grid_loss,
             grid_loss_source=self.grid_loss_source,
             carbon_source=intensity.source if intensity else "",
             carbon_zone=intensity.zone if intensity else "",
-            meters=[
-                {"device": d.device, "kind": d.kind, "description": d.description,
-                 "source": d.source, "ok": d.ok}
-                for d in state.readings
-            ],
-            estimated=any(d.source == "estimated" for d in state.readings)
-            or state.any_estimated,
-            rank_local=state.rank_local,
-            epoch_records=[record.shared_dict for record in state.records[: state.epochs]],
+            meters=self._meters(),
+            estimated=any_estimated or any(
+                d.source == "estimated" for d in self._last_reading.values()),
+            rank_local=rank_local, epochs_file=self._files(rank_local).epochs.name,
         )
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -461,6 +513,7 @@ class NatureTracker:
             "nature/grid_loss": self.grid_loss,
             "nature/grid_loss_source": self.grid_loss_source,
             "nature/n_exp": self.n_exp,
+            "nature/n_exp_source": self.n_exp_source,
             "nature/extra_energy_j": self.config.extra_energy_j,
             "nature/carbon_source": intensity.source if intensity else "",
             "nature/carbon_zone": intensity.zone if intensity else "",
@@ -472,86 +525,17 @@ class NatureTracker:
             params[f"nature/meter/{device.device}"] = f"{device.source}: {device.description}"
         return params
 
-    @property
-    def summary_path(self) -> Path:
-        """Where the JSON summary is written."""
-        return (self.config.output_dir or Path.cwd()) / SUMMARY_FILENAME
-
-    def _submit_running(self) -> None:
-        """Hand the running record to the background writer: it builds the summary and writes
-        it there, at most once a second (the newest state wins). Nothing is captured before the
-        first write is due: it would only be superseded."""
-        if self.is_writer and self._writer.wants_snapshots():
-            self._writer.submit(self._capture("running", rank_local=False))
-
-    def _write_final(self, status: Status, rank_local: bool = False) -> RunSummary:
-        """Write the record of a run that ended (or stopped), synchronously; returns it."""
-        summary = self.summary(status, rank_local=rank_local)
-        if self.is_writer or rank_local:
-            # the final record supersedes any snapshot still queued, and must not be overtaken
-            self._writer.close(write_pending=False)
-            self._persist(summary, self.records)
-        return summary
-
-    def _persist_state(self, state: _State) -> None:
-        """The record writer's job: build the summary of ``state`` and write it."""
-        self._persist(self._summary_of(state), state.records[: state.epochs])
-
-    def _persist(self, summary: RunSummary, records: list[EpochRecord]) -> None:
-        """Write the JSON record (atomically) and, at the end or every minute, the ledger row.
-        ``records`` are the summary's epoch records, whose JSON each record keeps."""
-        path = self.summary_path
-        if summary.rank_local and self.is_distributed:
-            path = path.with_name(f"nature_summary.rank{self.rank}.json")
-        running = summary.status == "running"
-        text = readable_json(summary.to_dict(),
-                             {"epoch_records": [record.json_text for record in records]})
-        atomic_write_text(path, text)
-        if self._ledger is None or (
-            running and time.monotonic() - self._ledger_written_s < LEDGER_PERIOD_S
-        ):
-            return
-        if running:  # already off the training thread (the background writer)
-            self._record_in_ledger(summary)
-            return
-        # A synced SQLite commit takes milliseconds: the final row is written by the process's
-        # ledger thread, which the interpreter waits for at exit, so it is never lost.
-        self._final_ledger_row = LEDGER_WORKER.submit(
-            functools.partial(self._record_in_ledger, summary))
-
-    def _record_in_ledger(self, summary: RunSummary) -> None:
-        """Insert or update this run's ledger row (it appears with the first running record,
-        or the final one); a ledger that fails is reported once and left off."""
-        ledger = self._ledger
-        if ledger is None:
-            return
-        try:
-            ledger.record(
-                self.run_id, self.config.project, self._started_at, status=summary.status,
-                epochs=summary.epochs, energy_j=summary.energy_j, co2e_kg=summary.co2e_kg,
-                ended=summary.status != "running",
-            )
-            self._ledger_written_s = time.monotonic()
-        except NatureError as err:  # reported once: the ledger stays off for this run
-            self._ledger = None
-            log.warning("run ledger not updated, and off for the rest of this run: %s", err)
-
-    def wait_for_ledger(self, timeout_s: float | None = None) -> None:
-        """Block until the final ledger row is written (``stop``/``abort`` hand it to a thread)."""
-        if self._final_ledger_row is not None:
-            wait([self._final_ledger_row], timeout=timeout_s)
-
     # ------------------------------------------------------------------ stop
     def stop(self) -> RunSummary:
-        """Close the last window outside epochs, write the final summary, stop the meters."""
+        """Close the last window outside epochs, write the final records, stop the meters."""
         if self._stopped or not self._started:
             return self.summary()
         try:
             if self._epoch_start_s is not None:
                 self.end_epoch()
-            self._close_gap(self.reduce)
+            self._close_gap(self.distributed.reduce)
             self.status = "completed"
-            return self._write_final("completed")
+            return self._write_final()
         finally:
             self._shutdown()
 
@@ -561,10 +545,12 @@ class NatureTracker:
         try:
             if self._started and not self._stopped:
                 if self._epoch_start_s is not None:
-                    self._abort_open_epoch()
+                    record = self._close_epoch(_identity)
+                    if self._recorder is not None:
+                        self._recorder.append(record)
                 self._close_gap(_identity)
             self.status = status
-            return self._write_final(status, rank_local=self.is_distributed)
+            return self._write_final(rank_local=self.distributed.is_distributed)
         except Exception as err:  # noqa: BLE001 - the original error must propagate, not ours
             log.error("could not write the partial energy record: %s", err)
             return self.summary(status)
@@ -573,24 +559,26 @@ class NatureTracker:
 
     def _close_gap(self, reduce: Reducer) -> None:
         """Add the energy since the last boundary to A, summed over ranks by ``reduce``."""
-        self._add_gap(self._take_delta())
-        gap_j, gap_g = reduce([self._pending_gap_j, self._pending_gap_g])
-        self._pending_gap_j = self._pending_gap_g = 0.0
-        self.a_hw_j += gap_j
-        self.a_hw_g += gap_g
+        assert self._accounting is not None
+        self._add_gap()
+        self._accounting.commit_gap(reduce(self._accounting.take_gap_vector()))
 
-    def _abort_open_epoch(self) -> None:
-        """Record the interrupted epoch with local figures (no collective call)."""
-        saved_reduce = self.reduce
-        self.reduce = _identity
-        try:
-            self.end_epoch()
-        finally:
-            self.reduce = saved_reduce
+    def _write_final(self, rank_local: bool = False) -> RunSummary:
+        """Write the record of a run that ended; a rank other than the writer writes its own
+        files (rank-local figures) when the run was cut short."""
+        summary = self.summary(self.status, rank_local=rank_local)
+        if self._recorder is not None:
+            self._recorder.write_summary(summary)
+        elif rank_local and self._started:
+            recorder = Recorder(self._files(rank_local=True), ledger=None)
+            recorder.begin(self._header(), self.records, summary)
+            recorder.close()
+        return summary
 
     def _shutdown(self) -> None:
         self._stopped = True
-        self._writer.close()
+        if self._recorder is not None:
+            self._recorder.close()
         if self._meter is not None:
             try:
                 self._meter.stop()
@@ -615,71 +603,73 @@ class NatureTracker:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """History to carry in a checkpoint: completed epochs, A, and an epoch cut short."""
-        state: dict[str, Any] = {
-            "version": 1,
-            "run_id": self.run_id,
-            "records": [record.shared_dict for record in self.records],
-            "a_hw_j": self.a_hw_j + self._pending_gap_j,
-            "a_hw_g": self.a_hw_g + self._pending_gap_g,
-            "open_epoch": None,
-        }
-        if self._epoch_start_s is not None and self._meter is not None:
-            energy_j = sum(
-                max(r.energy_j - (self._last_reading[r.device].energy_j
-                                  if r.device in self._last_reading else 0.0), 0.0)
-                for r in self._meter.read()
-            )
-            state["open_epoch"] = {
-                "epoch": self._epoch_index,
-                "epoch_time_s": time.perf_counter() - self._epoch_start_s,
-                "hardware_energy_j": energy_j,
-            }
-        return state
+        """History to carry in a checkpoint: completed epochs, A so far (the open window
+        outside epochs included), and an epoch cut short."""
+        if self._accounting is None:
+            return dict(self._pending_state or {})
+        energy_j = self._energy_since_boundary_j()
+        open_epoch = None
+        if self._epoch_start_s is not None:
+            open_epoch = OpenEpoch(epoch=len(self.records),
+                                   epoch_time_s=self.clock.monotonic_s() - self._epoch_start_s,
+                                   hardware_energy_j=energy_j)
+        state = self._accounting.state_dict(open_epoch)
+        if open_epoch is None and self._last_intensity is not None:
+            state["a_hw_j"] += energy_j
+            state["a_hw_g"] += co2e_g(energy_j, self._last_intensity.g_per_kwh)
+        return {"run_id": self.run_id, **state}
+
+    def _energy_since_boundary_j(self) -> float:
+        """Hardware energy metered since the last boundary, without moving it."""
+        if self._meter is None:
+            return 0.0
+        return sum(
+            max(r.energy_j - (self._last_reading[r.device].energy_j
+                              if r.device in self._last_reading else 0.0), 0.0)
+            for r in self._meter.read())
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue the totals of a checkpointed run; an epoch cut by the checkpoint is closed."""
-        self.records = []
-        self._epochs_energy_j = self._epochs_co2e_g = 0.0
-        self._any_estimated = False
-        for data in state.get("records", []):
-            self._add_record(EpochRecord.from_dict(data))
-        self.a_hw_j = float(state.get("a_hw_j", 0.0))
-        self.a_hw_g = float(state.get("a_hw_g", 0.0))
-        self._pending_gap_j = self._pending_gap_g = 0.0
-        self._epoch_index = len(self.records)
-        open_epoch = state.get("open_epoch")
-        if open_epoch:
-            intensity = self._last_intensity or resolve_provider(self.provider).intensity()
-            if not self.grid_loss_source:
-                self._resolve_grid_loss(intensity)
-            terms = epoch_terms(
-                epoch=int(open_epoch["epoch"]),
-                hardware_energy_j=float(open_epoch["hardware_energy_j"]),
-                epoch_time_s=float(open_epoch["epoch_time_s"]),
-                pue=self.config.pue,
-                grid_loss=self.grid_loss,
-                carbon_intensity_g_per_kwh=intensity.g_per_kwh,
-            )
-            self._add_record(self._record(terms, carbon_source=intensity.source))
-            self._epoch_index += 1
+        """Continue a checkpointed run: its run id (and ledger row), its totals; an epoch cut
+        by the checkpoint is closed. Before ``start()`` the state is applied when it starts."""
+        previous_id = state.get("run_id")
+        if self._accounting is None:
+            self._pending_state = dict(state)
+            if isinstance(previous_id, str) and previous_id:
+                self.run_id = previous_id
+            return
+        assert self._last_intensity is not None
+        self._warn_if_scaling_changed(state)
+        self._accounting.load_state_dict(state, self._last_intensity)
+        if isinstance(previous_id, str) and previous_id and previous_id != self.run_id:
+            self._continue_run(previous_id)
+        if self._recorder is not None:  # the epochs file restarts with the carried epochs
+            self._recorder.begin(self._header(), self.records, self.summary())
 
+    def _continue_run(self, previous_id: str) -> None:
+        """Take over the checkpointed run's id: the row this start inserted goes, the earlier
+        row is updated from now on (a resume is not a new experiment)."""
+        ledger = self._recorder.ledger if self._recorder is not None else None
+        started_id, self.run_id = self.run_id, previous_id
+        if ledger is None:
+            return
+        try:
+            ledger.delete(started_id)
+            if self.config.n_exp == "ledger":
+                ledger.record(self.run_id, self.config.project, self.started_at,
+                              status="running", epochs=len(self.records),
+                              energy_j=self.energy_j, co2e_kg=self.co2e_kg)
+                assert self._accounting is not None
+                self._accounting.n_exp = max(ledger.count(self.config.project), 1)
+        except LedgerError as err:
+            warnings.warn(f"the run ledger could not be updated for the resumed run: {err}",
+                          NatureWarning, stacklevel=4)
 
-@dataclass(frozen=True)
-class _State:
-    """A run's figures at one moment, enough to build its summary later on another thread.
-
-    ``records`` is the tracker's list itself (only ever appended to, or replaced whole), so
-    its first ``epochs`` entries are the records of that moment.
-    """
-
-    status: Status
-    rank_local: bool
-    records: list[EpochRecord]
-    epochs: int
-    energy_j: float
-    co2e_kg: float
-    a_energy_j: float
-    any_estimated: bool
-    readings: tuple[DeviceEnergy, ...]
-    intensity: CarbonIntensity | None
+    def _warn_if_scaling_changed(self, state: dict[str, Any]) -> None:
+        """A resume with another PUE or grid loss: earlier epochs keep their figures."""
+        changed = [f"{name} {state[name]} → {value}" for name, value in
+                   (("pue", self.config.pue), ("grid_loss", self.grid_loss))
+                   if name in state and abs(float(state[name]) - value) > 1e-12]
+        if changed:
+            warnings.warn(f"resumed with other settings ({', '.join(changed)}): each epoch "
+                          "record keeps the values it was computed with; A is scaled with the "
+                          "new ones.", NatureWarning, stacklevel=4)

@@ -8,6 +8,19 @@ trade_off = ns.sweep(spiking_model, test_loader, "d2d_variation", [0.0, 0.05, 0.
 paths = ns.side_by_side(snn_report, ann_report, digital, trade_off, "figures/")
 """
 
+import importlib
+
+_REQUIRED = ("matplotlib", "tqdm", "torch", "spikingjelly")
+"""The ``crossbar`` extra; a missing one raises one ImportError that names the fix."""
+for _module in _REQUIRED:
+    try:
+        importlib.import_module(_module)
+    except ImportError as err:
+        raise ImportError(
+            f"neuromorphic_sim needs torch, spikingjelly and matplotlib, and {_module} is not "
+            f'importable ({err}). Install them with: pip install "nature-callback[crossbar]"'
+        ) from err
+
 from neuromorphic_sim import presets
 from neuromorphic_sim.config import (
     CrossbarConfig,

@@ -126,7 +126,7 @@ def crossbar_stage(
     """Replay the ANN and the SNN of ``spiking_model`` on ``config``, sweep one parameter (T by
     default: energy grows with T, accuracy too), draw the side-by-side figure into ``out_dir``.
 
-    ``splits`` has a ``test`` dataset (``nature_callback.digits.DigitsSplits``). Runs in a few
+    ``splits`` has a ``test`` dataset (``nature_callback.demo.digits.DigitsSplits``). Runs in a few
     seconds on two cores with the default subsample.
     """
     torch.manual_seed(0)

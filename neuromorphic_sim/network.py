@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+from spiking.steps import mean_over_steps
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.ann2snn.modules import ChannelVoltageScaler, VoltageScaler
-from spiking.model import mean_over_steps
 from spikingjelly.activation_based.neuron import BaseNode, SimpleBaseNode
 from torch import fx, nn
 

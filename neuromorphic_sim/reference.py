@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 from spiking.counting import ann_macs_per_layer
 from spiking.energy import HOROWITZ_45NM, HOROWITZ_SOURCE
-from spiking.model import module_device
+from spiking.steps import module_device
 from torch import nn
 from tqdm.auto import tqdm
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from spiking.model import module_device
+from spiking.steps import module_device
 from torch import fx, nn
 from tqdm.auto import tqdm
 

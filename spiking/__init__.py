@@ -8,6 +8,18 @@
     snn.save("digits_snn.pt"); snn = spiking.load("digits_snn.pt")
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+for _name in ("tqdm", "torch", "spikingjelly"):  # the `spiking` extra: one clear error
+    try:
+        importlib.import_module(_name)
+    except ImportError as err:
+        raise ImportError(
+            f"the spiking package needs torch and spikingjelly; {_name} cannot be imported "
+            f'({err}). Install them with: pip install "nature-callback[spiking]"'
+        ) from err
+
 from spiking.checks import UnsupportedPart, check_convertible, find_unsupported_parts
 from spiking.config import ConversionConfig
 from spiking.convert import convert
@@ -23,9 +35,7 @@ from spiking.exceptions import (
     SpikingWarning,
     UnsupportedModelError,
 )
-from spiking.lightning import SpikingConversionCallback
-from spiking.model import SpikingModel
-from spiking.persistence import load
+from spiking.model import SpikingModel, load
 from spiking.report import ConversionReport, build_report
 from spiking.statistics import (
     NeuronLayerStatistics,
@@ -33,6 +43,20 @@ from spiking.statistics import (
     SynapticLayerStatistics,
     collect_statistics,
 )
+
+if TYPE_CHECKING:
+    from spiking.lightning import SpikingConversionCallback
+
+
+def __getattr__(name: str) -> Any:
+    """``SpikingConversionCallback`` is imported on first use: it needs Lightning, which the
+    ``spiking`` extra does not install."""
+    if name == "SpikingConversionCallback":
+        from spiking.lightning import SpikingConversionCallback
+
+        return SpikingConversionCallback
+    raise AttributeError(f"module 'spiking' has no attribute {name!r}")
+
 
 __all__ = [
     "HOROWITZ_45NM",

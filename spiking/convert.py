@@ -16,7 +16,8 @@ from spiking.checks import check_convertible
 from spiking.config import ConversionConfig, Method
 from spiking.data import Batch, DataSource, iter_batches
 from spiking.exceptions import CalibrationDataError, ConversionError, InvalidInputError, SpikingWarning
-from spiking.model import SpikingModel, module_device
+from spiking.model import SpikingModel
+from spiking.steps import module_device
 
 LTB_MIN_BATCHES = 10
 """Fewer calibration batches than this draw a warning with ``method='ltb'`` (measured on the digits

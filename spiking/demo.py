@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nature_callback.digits import DigitsCNN, DigitsSplits
+from nature_callback.demo.digits import DigitsCNN, DigitsSplits
 from spiking.convert import convert
 from spiking.report import ConversionReport, build_report
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from spiking.data import DataSource, iter_batches
 from spiking.exceptions import InvalidInputError
-from spiking.model import validate_timesteps
-
-if TYPE_CHECKING:
-    from spiking.model import SpikingModel
+from spiking.steps import SteppedModel, validate_timesteps
 
 DEFAULT_TIMESTEPS = (8, 16, 32, 64)
 """Time-step counts evaluated when none are given."""
@@ -82,7 +79,7 @@ def normalise_timesteps(timesteps: Sequence[int] | int | None, default: Sequence
 
 
 def evaluate(
-    model: "SpikingModel",
+    model: SteppedModel,
     data: DataSource,
     timesteps: Sequence[int] | int | None = None,
     *,

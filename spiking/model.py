@@ -1,51 +1,27 @@
-"""``SpikingModel``: a converted network, the ANN it came from, and how to run it for T steps."""
+"""``SpikingModel``: a converted network, the ANN it came from, and how to run it for T steps.
+
+Imports go one way: this module uses ``evaluation``, ``statistics`` and ``persistence``, which
+know a model only as a ``spiking.steps.SteppedModel`` and never import this module.
+"""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from os import PathLike
-from typing import TYPE_CHECKING, Any
 
 import torch
 from spikingjelly.activation_based import functional
 from torch import fx, nn
 
 from spiking.config import ConversionConfig
+from spiking.counting import InstrumentedNetwork, instrument
+from spiking.data import DataSource
+from spiking.evaluation import EvaluationResult, evaluate
 from spiking.exceptions import InvalidInputError
-
-if TYPE_CHECKING:  # imported lazily at call time: they import this module
-    from spiking.data import DataSource
-    from spiking.evaluation import EvaluationResult
-    from spiking.statistics import SpikeStatistics
-
-
-def validate_timesteps(timesteps: object, name: str = "timesteps") -> int:
-    """Return ``timesteps`` as an int >= 1, or raise ``InvalidInputError`` naming ``name``."""
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int):
-        raise InvalidInputError(f"{name} must be an int >= 1 (got {timesteps!r}).")
-    if timesteps < 1:
-        raise InvalidInputError(
-            f"{name} must be >= 1 (got {timesteps}): a spiking network needs at least one time step."
-        )
-    return timesteps
-
-
-def module_device(module: nn.Module) -> torch.device:
-    """The device holding ``module``'s parameters (CPU for a parameterless module)."""
-    parameter = next(module.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def mean_over_steps(outputs: Iterable[torch.Tensor]) -> torch.Tensor:
-    """The average of the per-step ``outputs`` of one batch (at least one step)."""
-    total: torch.Tensor | None = None
-    count = 0
-    for output in outputs:
-        total = output.clone() if total is None else total.add_(output)
-        count += 1
-    assert total is not None  # callers run at least one step
-    return total / count
+from spiking.persistence import read_model_file, write_model_file
+from spiking.statistics import SpikeStatistics, collect_statistics
+from spiking.steps import mean_over_steps, module_device, validate_timesteps
 
 
 class SpikingModel:
@@ -74,13 +50,21 @@ class SpikingModel:
         self.timesteps = validate_timesteps(timesteps)
         self.input_shape: tuple[int, ...] = tuple(int(size) for size in input_shape)
         self.config = config
-        self._instrumented: Any = None  # built on first ``statistics`` call (spiking.counting)
+        self._counting_network: InstrumentedNetwork | None = None
 
     # ----------------------------------------------------------------------------- running
     @property
     def device(self) -> torch.device:
         """The device holding the SNN's parameters (CPU for a parameterless network)."""
         return module_device(self.snn)
+
+    @property
+    def counting_network(self) -> InstrumentedNetwork:
+        """The SNN with spike and synapse taps, used by ``statistics`` (built on first use; it
+        shares modules and neuron state with ``snn``)."""
+        if self._counting_network is None:
+            self._counting_network = instrument(self.snn)
+        return self._counting_network
 
     def to(self, device: torch.device | str) -> "SpikingModel":
         """Move the ANN and the SNN to ``device``; returns ``self``."""
@@ -145,30 +129,31 @@ class SpikingModel:
     # ------------------------------------------------------------------ evaluation & stats
     def evaluate(
         self,
-        data: "DataSource",
+        data: DataSource,
         timesteps: Sequence[int] | None = None,
         *,
         progress: bool = True,
-    ) -> "EvaluationResult":
+    ) -> EvaluationResult:
         """Top-1 accuracy of the SNN for each T in ``timesteps``, beside the ANN's, over ``data``."""
-        from spiking.evaluation import evaluate
-
         return evaluate(self, data, timesteps=timesteps, progress=progress)
 
     def statistics(
-        self, data: "DataSource", timesteps: int | None = None, *, progress: bool = False
-    ) -> "SpikeStatistics":
+        self, data: DataSource, timesteps: int | None = None, *, progress: bool = False
+    ) -> SpikeStatistics:
         """Per-layer firing rates, spikes, synaptic operations and MACs from a run over ``data``."""
-        from spiking.statistics import collect_statistics
-
         return collect_statistics(self, data, timesteps=timesteps, progress=progress)
 
     # -------------------------------------------------------------------------- persistence
     def save(self, path: str | PathLike[str]) -> None:
         """Write the model (ANN, SNN, T, input shape, settings) to ``path`` atomically."""
-        from spiking.persistence import save
-
-        save(self, path)
+        write_model_file(
+            path,
+            ann=self.ann,
+            snn=self.snn,
+            timesteps=self.timesteps,
+            input_shape=self.input_shape,
+            config=self.config,
+        )
 
     def copy(self) -> "SpikingModel":
         """A deep copy (independent state and parameters)."""
@@ -185,3 +170,8 @@ class SpikingModel:
             f"SpikingModel(method={self.config.method!r}, mode={self.config.mode!r}, "
             f"timesteps={self.timesteps}, input_shape={list(self.input_shape)})"
         )
+
+
+def load(path: str | PathLike[str], map_location: str | torch.device | None = None) -> SpikingModel:
+    """Read a model written by ``SpikingModel.save``; ``map_location`` as in ``torch.load``."""
+    return SpikingModel(**read_model_file(path, map_location))

@@ -1,25 +1,28 @@
-"""Save a ``SpikingModel`` to one file and load it back.
+"""The file format of a saved ``SpikingModel``: write its parts to one file and read them back.
 
 The file is a ``torch.save`` archive of two ``torch.fx`` GraphModules, the converted SNN and the
 ANN's trace (a GraphModule stores its generated code, so loading needs neither the model's source
 nor its class; the ANN comes back as an equivalent GraphModule with the same module paths), and
 the metadata needed to rebuild the ``SpikingModel``. Like any pickle, load only files you trust.
+
+``SpikingModel.save`` and ``spiking.load`` (in ``spiking.model``) are the public entry points.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import spikingjelly
 import torch
+from torch import fx, nn
 
 from nature_callback.files import atomic_write
 from spiking.checks import trace
 from spiking.config import ConversionConfig
 from spiking.exceptions import ModelFileError
-from spiking.model import SpikingModel
 
 FORMAT = "spiking.SpikingModel"
 """Value of the ``format`` entry that marks a file written by ``save``."""
@@ -27,17 +30,25 @@ FORMAT_VERSION = 1
 """Layout version of the saved dictionary."""
 
 
-def save(model: SpikingModel, path: str | PathLike[str]) -> None:
-    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+def write_model_file(
+    path: str | PathLike[str],
+    *,
+    ann: nn.Module,
+    snn: fx.GraphModule,
+    timesteps: int,
+    input_shape: Sequence[int],
+    config: ConversionConfig,
+) -> None:
+    """Write a model's parts to ``path`` atomically (temporary file in the same folder, then rename)."""
     target = Path(path)
     payload: dict[str, Any] = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "ann": trace(model.ann),
-        "snn": model.snn,
-        "timesteps": model.timesteps,
-        "input_shape": list(model.input_shape),
-        "config": model.config.to_dict(),
+        "ann": trace(ann),
+        "snn": snn,
+        "timesteps": timesteps,
+        "input_shape": list(input_shape),
+        "config": config.to_dict(),
         "torch_version": torch.__version__,
         "spikingjelly_version": getattr(spikingjelly, "__version__", "unknown"),
     }
@@ -47,8 +58,12 @@ def save(model: SpikingModel, path: str | PathLike[str]) -> None:
         raise ModelFileError(f"cannot write a spiking model to {target}: {err}") from err
 
 
-def load(path: str | PathLike[str], map_location: str | torch.device | None = None) -> SpikingModel:
-    """Read a model written by ``SpikingModel.save``; ``map_location`` as in ``torch.load``."""
+def read_model_file(
+    path: str | PathLike[str], map_location: str | torch.device | None = None
+) -> dict[str, Any]:
+    """The parts written by ``write_model_file``, keyed like ``SpikingModel``'s arguments
+    (``ann``, ``snn``, ``timesteps``, ``input_shape``, ``config``); ``map_location`` as in
+    ``torch.load``."""
     source = Path(path)
     if not source.is_file():
         raise ModelFileError(f"no spiking model file at {source}.")
@@ -62,10 +77,10 @@ def load(path: str | PathLike[str], map_location: str | torch.device | None = No
         raise ModelFileError(
             f"{source} has layout version {payload.get('version')}; this version reads {FORMAT_VERSION}."
         )
-    return SpikingModel(
-        payload["ann"],
-        payload["snn"],
-        payload["timesteps"],
-        payload["input_shape"],
-        ConversionConfig(**payload["config"]),
-    )
+    return {
+        "ann": payload["ann"],
+        "snn": payload["snn"],
+        "timesteps": payload["timesteps"],
+        "input_shape": payload["input_shape"],
+        "config": ConversionConfig(**payload["config"]),
+    }

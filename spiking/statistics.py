@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from spiking.counting import InstrumentedNetwork, ann_macs_per_layer, instrument
+from spiking.counting import ann_macs_per_layer
 from spiking.data import DataSource, iter_batches
 from spiking.energy import EnergyEstimate, estimate_energy
-from spiking.model import validate_timesteps
-
-if TYPE_CHECKING:
-    from spiking.model import SpikingModel
+from spiking.steps import SteppedModel, validate_timesteps
 
 
 @dataclass(frozen=True)
@@ -159,18 +156,12 @@ class SpikeStatistics:
         return "\n".join(lines)
 
 
-def _instrumented(model: "SpikingModel") -> InstrumentedNetwork:
-    if model._instrumented is None:
-        model._instrumented = instrument(model.snn)
-    return model._instrumented
-
-
 def collect_statistics(
-    model: "SpikingModel", data: DataSource, timesteps: int | None = None, *, progress: bool = False
+    model: SteppedModel, data: DataSource, timesteps: int | None = None, *, progress: bool = False
 ) -> SpikeStatistics:
     """Run ``model`` over ``data`` for T steps per batch and count spikes, SynOps and MACs."""
     steps = model.timesteps if timesteps is None else validate_timesteps(timesteps)
-    network = _instrumented(model)
+    network = model.counting_network
     network.clear()
     schedule = network.schedule(steps)
     samples = correct = 0

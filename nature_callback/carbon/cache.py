@@ -18,8 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from nature_callback.carbon.base import CarbonIntensity, check_seconds
 from nature_callback.files import atomic_write_json
 
@@ -36,8 +34,11 @@ FORMAT_VERSION = 1
 
 def cache_directory(directory: str | os.PathLike[str] | None = None) -> Path:
     """``directory``, else ``NATURE_CACHE_DIR``, else the platform's user cache folder."""
-    chosen = directory or os.environ.get(ENV_CACHE_DIR) \
-        or platformdirs.user_cache_dir("nature-callback")
+    chosen = directory or os.environ.get(ENV_CACHE_DIR)
+    if not chosen:
+        import platformdirs  # only where the platform's folder is needed
+
+        chosen = platformdirs.user_cache_dir("nature-callback")
     return Path(chosen)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from nature_callback.carbon.base import CarbonIntensity, is_finite_number
+from nature_callback.carbon.countries import country_of_zone
 from nature_callback.carbon.credentials import secret_from
 from nature_callback.carbon.http import HttpConfig
 from nature_callback.carbon.live import LiveProvider
+from nature_callback.carbon.location import resolve_location
 from nature_callback.carbon.payload import field, intensity_field, timestamp_field
-from nature_callback.carbon.table import country_of_zone
 from nature_callback.exceptions import ConfigurationError
 
 DEFAULT_BASE_URL = "https://api.electricitymap.org"
@@ -49,8 +50,6 @@ class ElectricityMaps(LiveProvider):
         self.lat = None if lat is None else _check_coordinate("lat", lat, 90)
         self.lon = None if lon is None else _check_coordinate("lon", lon, 180)
         if zone is None and self.lat is None:
-            from nature_callback.carbon.location import resolve_location
-
             zone = resolve_location().country
             if zone is None:
                 raise ConfigurationError(

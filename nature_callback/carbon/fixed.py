@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nature_callback.carbon.base import CarbonIntensity, CarbonProvider, check_g_per_kwh
-from nature_callback.carbon.table import country_of_zone
+from nature_callback.carbon.countries import country_of_zone
 from nature_callback.exceptions import ConfigurationError
 
 

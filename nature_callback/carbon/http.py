@@ -5,24 +5,27 @@ times with exponential back-off (``Retry-After`` honoured up to a cap); bodies a
 and cut off past a size cap; every failure becomes a :class:`CarbonError` whose message never
 contains a credential. Timeouts and dropped connections are not retried: the monitor tries
 again at its next refresh, so a dead service costs one timeout, not several.
+
+``requests`` is imported when the first client is made, not with this module: an offline
+run (a fixed intensity, the embedded table) never loads it.
 """
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from nature_callback.carbon.base import check_seconds
 from nature_callback.carbon.credentials import Secret, redact
 from nature_callback.exceptions import CarbonError, ConfigurationError
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = "nature-callback (+https://github.com/nature-callback/nature-callback)"
 
@@ -108,8 +111,10 @@ def _retry_after_s(header: str | None) -> float | None:
         return max(float(header), 0.0)
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
+
     try:
-        when = email.utils.parsedate_to_datetime(header)
+        when = parsedate_to_datetime(header)
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
@@ -128,6 +133,15 @@ def _error_detail(body: bytes) -> str:
     return str(payload)[:200]
 
 
+def _new_session() -> requests.Session:
+    """A ``requests`` session with this project's User-Agent (imports ``requests``)."""
+    import requests
+
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
 class JsonClient:
     """GET JSON from one service with the limits of an :class:`HttpConfig`.
 
@@ -141,8 +155,7 @@ class JsonClient:
         self.service = service
         self.secrets = secrets
         self.stop = stop or threading.Event()
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
+        self._session = _new_session()
 
     def _fail(self, message: str, status: int | None = None) -> CarbonError:
         text = redact(f"{self.service}: {message}", self.secrets)
@@ -173,6 +186,8 @@ class JsonClient:
 
     def _get(self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None,
              auth: tuple[str, str] | None) -> tuple[int, bytes, float | None]:
+        import requests  # already imported by _new_session
+
         config = self.config
         try:
             with self._session.get(url, params=params, headers=headers, auth=auth, stream=True,

@@ -16,10 +16,11 @@ import functools
 import os
 import warnings
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from nature_callback.carbon.countries import find_country, require_country
+from nature_callback.carbon.http import HttpConfig, JsonClient
 from nature_callback.exceptions import CarbonError, CarbonWarning
 
 ENV_COUNTRY = "NATURE_COUNTRY"
@@ -48,6 +49,8 @@ class Location:
 
 
 def _read_tz_file(name: str) -> str | None:
+    from importlib import resources  # only when a time zone is first mapped
+
     try:
         return resources.files("tzdata").joinpath("zoneinfo", name).read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError, OSError):
@@ -124,8 +127,6 @@ def resolve_location(country: str | None = None, *, ip_geolocation: bool = False
     IP geolocation is tried only when ``ip_geolocation`` is True, with its own timeout; when
     it fails the time zone is used.
     """
-    from nature_callback.carbon.table import require_country
-
     if country is not None:
         return Location(require_country(country, "country").iso_alpha2, "parameter", "country=")
     from_env = os.environ.get(ENV_COUNTRY, "").strip()
@@ -150,9 +151,6 @@ def resolve_location(country: str | None = None, *, ip_geolocation: bool = False
 def locate_by_ip(url: str = "https://ipinfo.io/json", timeout_s: float = 1.0) -> str:
     """The country of this machine's public IP from a JSON service (keys ``country`` or
     ``country_code``); raises CarbonError on any failure. Only called when asked for."""
-    from nature_callback.carbon.http import HttpConfig, JsonClient
-    from nature_callback.carbon.table import find_country
-
     client = JsonClient(HttpConfig(connect_timeout_s=timeout_s, read_timeout_s=timeout_s,
                                    max_retries=0), service="ip-geolocation")
     try:

@@ -14,11 +14,13 @@ import time
 from typing import Any
 
 from nature_callback.carbon.base import CarbonIntensity, check_g_per_kwh
+from nature_callback.carbon.countries import country_of_zone, require_country
 from nature_callback.carbon.credentials import Secret, secret_from
 from nature_callback.carbon.http import HttpConfig, HttpStatusError
 from nature_callback.carbon.live import LiveProvider
+from nature_callback.carbon.location import resolve_location
 from nature_callback.carbon.payload import field, timestamp_field
-from nature_callback.carbon.table import country_of_zone, require_country, table_intensity
+from nature_callback.carbon.table import table_intensity
 from nature_callback.exceptions import CarbonError, ConfigurationError
 
 DEFAULT_BASE_URL = "https://api.watttime.org"
@@ -72,8 +74,6 @@ class WattTime(LiveProvider):
         if country is None:
             country = country_of_zone(self.region)
         if country is None:
-            from nature_callback.carbon.location import resolve_location
-
             country = resolve_location().country
         self._country = require_country(country).iso_alpha2 if country else None
         self._token: Secret | None = None

@@ -41,9 +41,9 @@ _CODE_NAMES: dict[int, tuple[Any, dict[Any, str]]] = {}
 
 
 def _error_code_names(module: Any) -> dict[Any, str]:
-    """NVML error code → its ``NVML_ERROR_*`` name in ``module``. Scanning the module's 2,500
-    names costs ~0.3 ms, once per process (NVML failing to start is the usual case without a
-    GPU, at every run)."""
+    """NVML error code → its ``NVML_ERROR_*`` name in ``module``, kept per module: the scan
+    reads every name of the module, and NVML failing to start is the usual case on a machine
+    without a GPU, at every run."""
     cached = _CODE_NAMES.get(id(module))
     if cached is None or cached[0] is not module:
         names = {getattr(module, name): name for name in dir(module)

@@ -18,8 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 DEFAULT_TDP_PER_CORE_W = 12.0
 """W per physical core for a CPU missing from the table: the "Any" row of Green
 Algorithms' TDP_cpu.csv (Lannelongue, Grealey & Inouye, "Green Algorithms",
@@ -147,6 +145,8 @@ class CpuTopology:
     @functools.lru_cache(maxsize=8)  # once per process: the topology does not change
     def detect(cls, sysfs_cpu: str | Path = "/sys/devices/system/cpu") -> "CpuTopology":
         """This machine's topology (psutil for the counts, sysfs for the packages)."""
+        import psutil  # only when a CPU estimate is set up
+
         logical = psutil.cpu_count(logical=True) or 1
         physical = psutil.cpu_count(logical=False) or logical
         package_ids = set()

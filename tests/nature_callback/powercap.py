@@ -36,7 +36,7 @@ class LivePowercap:
         context = multiprocessing.get_context("fork")
         self._stop = context.Event()
         self._process = context.Process(target=self._run, name="fake-powercap", daemon=True)
-        self._t0 = time.time()
+        self._t0 = time.monotonic()
 
     @property
     def total_w(self) -> float:
@@ -52,10 +52,10 @@ class LivePowercap:
 
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
-            self._write(time.time() - self._t0)
+            self._write(time.monotonic() - self._t0)
 
     def __enter__(self) -> "LivePowercap":
-        self._t0 = time.time()
+        self._t0 = time.monotonic()
         self._process.start()
         return self
 

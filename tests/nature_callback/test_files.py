@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from nature_callback.files import (
-    atomic_write,
-    atomic_write_json,
-    atomic_write_text,
-    compact_json,
-    readable_json,
-)
+from nature_callback.files import atomic_write, atomic_write_json, atomic_write_text
 
 
 def test_a_failing_writer_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -37,26 +32,19 @@ def test_non_finite_values_become_null(tmp_path: Path) -> None:
     assert target.read_text() == '{"a": null, "b": [1.0, null]}\n'
 
 
-def test_readable_json_is_the_same_data_one_element_per_line(tmp_path: Path) -> None:
-    data = {"run": "r1", "meters": [{"device": "cpu"}, {"device": "dram"}], "empty": [],
-            "epochs": [{"epoch": 0, "e": 1.5}, {"epoch": 1, "e": float("nan")}],
-            "nested": {"a": [1, 2]}}
-    encoded = {"epochs": [json.dumps(item) if item["epoch"] == 0 else compact_json(item)
-                          for item in data["epochs"]]}
-    text = readable_json(data, encoded)
-    expected = dict(data, epochs=[{"epoch": 0, "e": 1.5}, {"epoch": 1, "e": None}])
-    assert json.loads(text) == expected
-    lines = text.splitlines()
-    assert '    {"epoch": 1, "e": null}' in lines  # one element per line, compact
-    assert '    {"device": "dram"}' in lines
-    assert '  "nested": {"a": [1, 2]}' in lines  # a dict stays on its key's line
-    assert '  "empty": [],' in lines
-    assert lines[0] == "{" and lines[-1] == "}"
-
-
 def test_atomic_write_text_creates_the_folder_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = atomic_write_text(tmp_path / "new" / "deeper" / "record.json", "{}\n")
     assert target.read_text() == "{}\n"
     atomic_write_text(target, "[]\n")
     assert target.read_text() == "[]\n"
     assert [p.name for p in target.parent.iterdir()] == ["record.json"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        target = atomic_write_text(tmp_path / "record.json", "{}\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

@@ -1,4 +1,6 @@
-"""NatureTracker in a plain PyTorch loop: windows, A, crash records, checkpoint state."""
+"""NatureTracker in a plain loop, on a fake clock and a fake meter (energy = power × fake time):
+windows, A, records on disk, crashes, checkpoints, the ledger. A few tests run the real RAPL
+meter over a live fake powercap tree."""
 
 from __future__ import annotations
 
@@ -9,93 +11,138 @@ from pathlib import Path
 import pytest
 
 from nature_callback import NatureTracker
-from nature_callback.exceptions import ConfigurationError, NatureError
+from nature_callback.exceptions import ConfigurationError, NatureError, NatureWarning
+from nature_callback.ledger import RunLedger
+from nature_callback.run_files import read_run
 from tests.nature_callback.conftest import POWER_W
+from tests.nature_callback.fakes import FakeClock, FakeMeter
 from tests.nature_callback.powercap import LivePowercap
 
+FACTOR = 1.2 / (1 - 0.05)
+"""PUE / (1 − λ) of ``make_tracker``."""
 
-def make_tracker(tmp_path: Path, **overrides: object) -> NatureTracker:
-    options: dict[str, object] = dict(pue=1.2, grid_loss=0.05, carbon=300.0, n_exp=1,
-                                      output_dir=tmp_path / "rec", planned_epochs=2)
+
+def make_tracker(tmp_path: Path, clock: FakeClock, **overrides: object) -> NatureTracker:
+    options: dict[str, object] = dict(
+        pue=1.2, grid_loss=0.05, carbon=300.0, n_exp=1, output_dir=tmp_path / "rec",
+        planned_epochs=2, ledger_path=tmp_path / "ledger.sqlite", meter=FakeMeter(clock),
+        clock=clock)
     options.update(overrides)
     return NatureTracker(**options)  # type: ignore[arg-type]
 
 
-def test_epochs_and_the_time_between_them(tmp_path: Path, powercap: LivePowercap) -> None:
-    with make_tracker(tmp_path, extra_energy_j=1000.0) as tracker:
-        for _ in range(2):
-            time.sleep(0.1)  # outside the epoch: counts in A
+def test_epochs_and_the_time_between_them(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock, extra_energy_j=1000.0) as tracker:
+        for seconds in (2.0, 3.0):
+            clock.advance(0.5)  # outside the epoch: counts in A
             with tracker.epoch():
-                time.sleep(0.2)
+                clock.advance(seconds)
+        clock.advance(0.25)
     first, second = tracker.records
-    factor = 1.2 / (1 - 0.05)
+    assert first.terms.epoch_time_s == pytest.approx(2.0)
+    assert second.terms.epoch_time_s == pytest.approx(3.0)
     for record in (first, second):
-        assert record.terms.epoch_time_s == pytest.approx(0.2, abs=0.1)
-        assert record.terms.power_w == pytest.approx(POWER_W, rel=0.1)
+        assert record.terms.power_w == pytest.approx(100.0, rel=1e-9)
         assert record.terms.epoch_energy_j == pytest.approx(
-            record.terms.power_w * factor * record.terms.epoch_time_s, rel=1e-9)
-    # A = metered energy outside epochs (≈ 0.2 s at 50 W) × PUE/(1 − λ) + extra_energy_j
-    assert tracker.a_energy_j - 1000.0 == pytest.approx(0.2 * POWER_W * factor, rel=0.35)
-    summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
-    assert summary["status"] == "completed"
-    assert summary["energy_j"] == pytest.approx(
-        summary["a_energy_j"] + sum(r["terms"]["epoch_energy_j"] for r in summary["epoch_records"]))
-    assert summary["co2e_kg"] == pytest.approx(summary["energy_j"] / 3.6e6 * 300.0 / 1000, rel=1e-9)
+            100.0 * FACTOR * record.terms.epoch_time_s, rel=1e-9)
+        assert record.power_by_kind_w == {"cpu": pytest.approx(80.0), "dram": pytest.approx(20.0)}
+        assert record.power_by_device_w == {"cpu0": pytest.approx(80.0),
+                                            "dram0": pytest.approx(20.0)}
+    # A = 1.25 s at 100 W outside epochs, × PUE/(1 − λ), + extra_energy_j
+    assert tracker.a_energy_j == pytest.approx(125.0 * FACTOR + 1000.0, rel=1e-9)
+    assert tracker.energy_j == pytest.approx(tracker.a_energy_j + 500.0 * FACTOR, rel=1e-9)
+    assert tracker.co2e_kg == pytest.approx(tracker.energy_j / 3.6e6 * 300.0 / 1000, rel=1e-9)
 
 
-def test_an_exception_in_the_loop_writes_a_crashed_record(tmp_path: Path, powercap: LivePowercap) -> None:
+def test_the_record_files_hold_the_header_every_epoch_and_the_totals(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock, planned_epochs=3) as tracker:
+        start = read_run(tmp_path / "rec")
+        assert start.summary is not None and start.summary["status"] == "running"
+        assert start.header is not None and start.header["run_id"] == tracker.run_id
+        for _ in range(3):
+            with tracker.epoch():
+                clock.advance(1.0)
+            # each epoch's line is on disk as soon as the epoch ends
+            assert len(read_run(tmp_path / "rec").epochs) == len(tracker.records)
+    run = read_run(tracker.epochs_path)
+    assert run.summary is not None and run.summary["status"] == "completed"
+    assert run.summary["epochs"] == 3 and "epoch_records" not in run.summary
+    assert run.summary["energy_j"] == pytest.approx(
+        run.summary["a_energy_j"] + sum(e["terms"]["epoch_energy_j"] for e in run.epochs),
+        rel=1e-12)
+    assert run.epochs == [record.to_dict() for record in tracker.records]
+    header = run.header
+    assert header is not None and header["config"]["pue"] == 1.2
+    assert [m["device"] for m in header["meters"]] == ["cpu0", "dram0"]
+    assert header["carbon"]["source"] == run.summary["carbon_source"]
+    assert header["n_exp_source"] == "parameter"
+
+
+def test_an_exception_in_the_loop_writes_a_crashed_record(tmp_path: Path) -> None:
+    clock = FakeClock()
     with pytest.raises(ValueError, match="boom"):
-        with make_tracker(tmp_path) as tracker:
+        with make_tracker(tmp_path, clock) as tracker:
             with tracker.epoch():
-                time.sleep(0.3)
+                clock.advance(1.0)
             with tracker.epoch():
+                clock.advance(0.5)
                 raise ValueError("boom")
-    summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
-    assert summary["status"] == "crashed"
-    assert summary["epochs"] == 2
-    assert summary["epoch_records"][0]["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.15)
+    run = read_run(tmp_path / "rec")
+    assert run.summary is not None and run.summary["status"] == "crashed"
+    assert run.summary["epochs"] == 2 and len(run.epochs) == 2
+    assert run.epochs[1]["terms"]["epoch_time_s"] == pytest.approx(0.5)
+    (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
+    assert row.status == "crashed" and row.epochs == 2
 
 
-def test_keyboard_interrupt_is_recorded_as_interrupted(tmp_path: Path, powercap: LivePowercap) -> None:
+def test_keyboard_interrupt_is_recorded_as_interrupted(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
-        with make_tracker(tmp_path) as tracker:
+        with make_tracker(tmp_path, FakeClock()) as tracker:
             with tracker.epoch():
                 raise KeyboardInterrupt
-    summary = json.loads((tmp_path / "rec" / "nature_summary.json").read_text())
-    assert summary["status"] == "interrupted"
+    assert json.loads(tracker.summary_path.read_text())["status"] == "interrupted"
     assert tracker.status == "interrupted"
 
 
-def test_state_round_trip_continues_totals(tmp_path: Path, powercap: LivePowercap) -> None:
-    with make_tracker(tmp_path) as first:
+def test_state_round_trip_continues_totals(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as first:
         with first.epoch():
-            time.sleep(0.05)
+            clock.advance(1.0)
+        clock.advance(0.5)
         state = first.state_dict()
-    resumed = make_tracker(tmp_path / "b")
+    resumed = make_tracker(tmp_path / "b", clock)
     resumed.load_state_dict(json.loads(json.dumps(state)))  # survives serialisation
     with resumed:
         with resumed.epoch():
-            time.sleep(0.05)
+            clock.advance(2.0)
     assert [r.terms.epoch for r in resumed.records] == [0, 1]
     assert resumed.records[0].terms == first.records[0].terms
-    assert resumed.a_hw_j >= state["a_hw_j"]  # carried over, then grown by the new gaps
+    # the 0.5 s after the epoch was in the open window when the state was taken: it is in A
+    assert resumed.a_energy_j == pytest.approx(50.0 * FACTOR, rel=1e-9)
+    assert resumed.energy_j == pytest.approx(first.energy_j + 200.0 * FACTOR, rel=1e-9)
+    assert len(read_run(resumed.epochs_path).epochs) == 2  # the carried epoch is in the file
 
 
-def test_state_taken_inside_an_epoch_closes_that_epoch_on_load(tmp_path: Path,
-                                                              powercap: LivePowercap) -> None:
-    with make_tracker(tmp_path) as first:
+def test_state_taken_inside_an_epoch_closes_that_epoch_on_load(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as first:
         with first.epoch():
-            time.sleep(0.1)
+            clock.advance(2.0)
             state = first.state_dict()
-    assert state["open_epoch"]["hardware_energy_j"] == pytest.approx(0.1 * POWER_W, rel=0.3)
-    resumed = make_tracker(tmp_path / "b")
+    assert state["open_epoch"]["hardware_energy_j"] == pytest.approx(200.0)
+    resumed = make_tracker(tmp_path / "b", clock)
     resumed.load_state_dict(state)
+    with resumed:
+        pass
     assert len(resumed.records) == 1
-    assert resumed.records[0].terms.power_w == pytest.approx(POWER_W, rel=0.3)
+    assert resumed.records[0].terms.power_w == pytest.approx(100.0)
 
 
-def test_misuse_of_windows_raises_clearly(tmp_path: Path, powercap: LivePowercap) -> None:
-    with make_tracker(tmp_path) as tracker:
+def test_misuse_of_windows_raises_clearly(tmp_path: Path) -> None:
+    with make_tracker(tmp_path, FakeClock()) as tracker:
         with pytest.raises(NatureError, match="without start_epoch"):
             tracker.end_epoch()
         tracker.start_epoch()
@@ -109,129 +156,149 @@ def test_misuse_of_windows_raises_clearly(tmp_path: Path, powercap: LivePowercap
     ({"gpus": [99]}, "gpus"),
     ({"gpus": "all"}, "gpus"),
     ({"carbon": "XX"}, "XX"),
-    ({"planned_epochs": 0}, "planned_epochs"),
-    ({"project": ""}, "project"),
 ])
-def test_invalid_tracker_parameters_raise_at_construction(kwargs: dict[str, object], name: str) -> None:
+def test_invalid_tracker_parameters_raise_at_construction(kwargs: dict[str, object],
+                                                         name: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         NatureTracker(**kwargs)  # type: ignore[arg-type]
 
 
-def test_epoch_record_dicts_equal_dataclasses_asdict_and_round_trip(
-    tmp_path: Path, powercap: LivePowercap
-) -> None:
-    import dataclasses
-
-    from nature_callback.records import EpochRecord
-
-    with NatureTracker(pue=1.2, carbon=300.0, output_dir=tmp_path, ledger_path=False,
-                       planned_epochs=3) as tracker:
+def test_the_ledger_row_appears_at_start_and_gets_the_final_totals(tmp_path: Path) -> None:
+    clock = FakeClock()
+    ledger = RunLedger(tmp_path / "ledger.sqlite")
+    with make_tracker(tmp_path, clock) as tracker:
+        (row,) = ledger.runs()
+        assert row.run_id == tracker.run_id and row.status == "running"
         with tracker.epoch():
-            time.sleep(0.02)
-    record = tracker.records[0]
-    assert record.power_by_kind_w and record.forecast_co2e_kg is not None
-    as_dict = record.to_dict()
-    assert as_dict == dataclasses.asdict(record)
-    as_dict["power_by_kind_w"]["cpu"] = -1.0  # a copy: the frozen record is unchanged
-    assert record.power_by_kind_w.get("cpu") != -1.0
-    assert EpochRecord.from_dict(record.to_dict()) == record
+            clock.advance(1.0)
+    (row,) = ledger.runs()
+    assert row.status == "completed" and row.epochs == 1 and row.ended_at is not None
+    assert row.energy_j == pytest.approx(tracker.energy_j, rel=1e-12)
 
 
-def test_ledger_row_carries_the_start_time_and_the_final_status(
-    tmp_path: Path, powercap: LivePowercap
-) -> None:
-    from datetime import datetime, timezone
-
-    from nature_callback.ledger import RunLedger
-
-    ledger_path = tmp_path / "ledger.sqlite"
-    before = datetime.now(timezone.utc)
-    with NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=ledger_path) as tracker:
-        time.sleep(0.05)  # the row is inserted with the first record, not at start
-        with tracker.epoch():
-            time.sleep(0.02)
-    tracker.wait_for_ledger()
-    (run,) = RunLedger(ledger_path).runs()
-    assert run.run_id == tracker.run_id and run.status == "completed" and run.epochs == 1
-    started = datetime.fromisoformat(run.started_at)
-    assert before <= started <= before + (datetime.fromisoformat(run.ended_at) - before) / 2
-
-    # a run that fails before its first epoch ends is recorded too, as crashed
-    crashed = NatureTracker(carbon=300.0, output_dir=tmp_path / "b", ledger_path=ledger_path)
-    with pytest.raises(RuntimeError):
-        with crashed:
-            raise RuntimeError("failed during set-up")
-    crashed.wait_for_ledger()
-    statuses = {run.run_id: run.status for run in RunLedger(ledger_path).runs()}
-    assert statuses[crashed.run_id] == "crashed"
+def test_n_exp_from_the_ledger_counts_this_projects_runs(tmp_path: Path) -> None:
+    clock = FakeClock()
+    for expected in (1, 2, 3):
+        with make_tracker(tmp_path, clock, n_exp="ledger", project="search") as tracker:
+            assert tracker.n_exp == expected and tracker.n_exp_source == "ledger"
+    with make_tracker(tmp_path, clock, n_exp="ledger", project="other") as other:
+        assert other.n_exp == 1
+    with pytest.warns(NatureWarning, match="disabled"):
+        with make_tracker(tmp_path, clock, n_exp="ledger", ledger_path=False) as off:
+            assert off.n_exp == 1 and off.n_exp_source == "fallback"
 
 
-def test_a_ledger_that_cannot_be_opened_is_reported_once_and_the_run_goes_on(
-    tmp_path: Path, powercap: LivePowercap, caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from nature_callback import tracker as tracker_module
-
-    monkeypatch.setattr(tracker_module, "RECORD_PERIOD_S", 0.0)  # a record at every epoch,
-    monkeypatch.setattr(tracker_module, "RECORD_FIRST_AFTER_S", 0.0)
-    monkeypatch.setattr(tracker_module, "LEDGER_PERIOD_S", 0.0)  # each trying the ledger
+def test_an_unwritable_output_folder_falls_back_with_one_warning(tmp_path: Path) -> None:
+    clock = FakeClock()
     blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the ledger's folder should be")
-    with NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=blocker / "l.sqlite",
-                       planned_epochs=3) as tracker:  # opened lazily: no error at start
+    blocker.write_text("a file where a folder should be")
+    with pytest.warns(NatureWarning) as caught:
+        with make_tracker(tmp_path, clock, output_dir=blocker / "rec",
+                          ledger_path=blocker / "l.sqlite") as tracker:
+            for _ in range(3):
+                with tracker.epoch():
+                    clock.advance(1.0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, NatureWarning)]
+    (folder_warning,) = [m for m in messages if "records" in m]
+    assert str(blocker / "rec") in folder_warning and "output_dir=" in folder_warning
+    assert str(tracker.summary_path.parent) in folder_warning
+    (ledger_warning,) = [m for m in messages if "ledger" in m]
+    assert "ledger_path=" in ledger_warning
+    assert tracker.status == "completed" and len(tracker.records) == 3
+    run = read_run(tracker.summary_path.parent)
+    assert run.summary is not None and run.summary["status"] == "completed"
+    assert len(run.epochs) == 3
+
+
+def test_a_file_that_fails_mid_run_warns_once_and_the_rest_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nature_callback import recorder
+
+    clock = FakeClock()
+    tracker = make_tracker(tmp_path, clock).start()
+    calls = 0
+
+    def failing_line(record: object) -> str:
+        nonlocal calls
+        calls += 1
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recorder, "epoch_line", failing_line)
+    with pytest.warns(NatureWarning, match="No space left") as caught:
         for _ in range(3):
             with tracker.epoch():
-                time.sleep(0.01)
-            tracker._writer.flush()
-    tracker.wait_for_ledger()
-    record = json.loads(tracker.summary_path.read_text())
-    assert record["status"] == "completed" and record["epochs"] == 3
-    messages = [r.getMessage() for r in caplog.records if "run ledger" in r.getMessage()]
-    assert len(messages) == 1 and "cannot open the run ledger" in messages[0]
-    assert "ledger_path=False" in messages[0]  # says how to fix it
+                clock.advance(1.0)
+        tracker.stop()
+    assert len([w for w in caught if "epochs" in str(w.message)]) == 1
+    assert calls == 1  # the failed file is not tried again
+    run = read_run(tmp_path / "rec")
+    assert run.summary is not None and run.summary["status"] == "completed"
+    assert run.summary["epochs"] == 3
+    (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
+    assert row.status == "completed" and row.epochs == 3
 
 
-def test_the_final_ledger_row_is_written_even_when_the_process_exits_at_once(
-    tmp_path: Path,
-) -> None:
-    import subprocess
-    import sys
-
-    from nature_callback.ledger import RunLedger
-
-    ledger_path = tmp_path / "ledger.sqlite"
-    script = (
-        "from nature_callback import NatureTracker\n"
-        f"with NatureTracker(carbon=300.0, output_dir={str(tmp_path)!r}, "
-        f"ledger_path={str(ledger_path)!r}, gpus=None) as tracker:\n"
-        "    with tracker.epoch():\n"
-        "        pass\n"
-    )  # the interpreter exits right after stop(): the ledger thread must still finish
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
-    (run,) = RunLedger(ledger_path).runs()
-    assert run.status == "completed" and run.epochs == 1 and run.ended_at is not None
-
-
-def test_the_running_record_is_consistent_with_the_tracker(
-    tmp_path: Path, powercap: LivePowercap, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nature_callback import tracker as tracker_module
-
-    monkeypatch.setattr(tracker_module, "RECORD_PERIOD_S", 0.0)  # write after every epoch
-    monkeypatch.setattr(tracker_module, "RECORD_FIRST_AFTER_S", 0.0)
-    with NatureTracker(pue=1.2, carbon=300.0, output_dir=tmp_path, ledger_path=False,
-                       planned_epochs=10) as tracker:
-        for _ in range(3):
+def test_a_torn_last_line_is_skipped_by_the_reader(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as tracker:
+        for _ in range(2):
             with tracker.epoch():
-                time.sleep(0.02)
-        tracker._writer.flush()  # the background writer has written the newest state
-        record = json.loads(tracker.summary_path.read_text())
-        assert record["status"] == "running" and record["epochs"] == 3
-        assert record["energy_j"] == pytest.approx(tracker.energy_j, rel=1e-12)
-        epochs_j = sum(r["terms"]["epoch_energy_j"] for r in record["epoch_records"])
-        assert record["a_energy_j"] + epochs_j == pytest.approx(record["energy_j"], rel=1e-12)
-        # the forecast from running sums equals the mean over the listed epochs
-        last = record["epoch_records"][-1]
-        mean_kg = sum(r["terms"]["epoch_co2e_g"] for r in record["epoch_records"]) / 3 / 1000
-        assert last["forecast_co2e_kg"] == pytest.approx(last["co2e_kg"] + 7 * mean_kg, rel=1e-9)
-    assert json.loads(tracker.summary_path.read_text())["status"] == "completed"
+                clock.advance(1.0)
+    with tracker.epochs_path.open("a") as file:
+        file.write('{"type": "epoch", "terms": {"epo')  # what a kill mid-write leaves
+    run = read_run(tmp_path / "rec")
+    assert len(run.epochs) == 2 and run.skipped_lines == 1
+
+
+@pytest.mark.slow
+def test_rapl_meter_over_a_live_powercap_tree(tmp_path: Path, powercap: LivePowercap) -> None:
+    """The real meter path: RAPL counters that a background process advances at 100 W."""
+    with NatureTracker(pue=1.0, grid_loss=0.0, carbon=300.0, output_dir=tmp_path,
+                       ledger_path=False, gpus=None) as tracker:
+        with tracker.epoch():
+            time.sleep(0.5)
+    (record,) = tracker.records
+    assert record.terms.power_w == pytest.approx(POWER_W, rel=0.3)
+    assert not record.estimated
+    assert {m["device"] for m in tracker.summary().meters} >= {"cpu0", "dram0"}
+
+
+def test_a_resumed_run_keeps_its_id_and_ledger_row(tmp_path: Path) -> None:
+    clock = FakeClock()
+    ledger = RunLedger(tmp_path / "ledger.sqlite")
+    with make_tracker(tmp_path, clock, n_exp="ledger") as first:
+        with first.epoch():
+            clock.advance(1.0)
+        state = first.state_dict()
+    for loaded_before_start in (True, False):  # plain use; Lightning loads after start
+        resumed = make_tracker(tmp_path / "b", clock, n_exp="ledger", ledger_path=ledger.path)
+        if loaded_before_start:
+            resumed.load_state_dict(state)
+        with resumed:
+            if not loaded_before_start:
+                resumed.load_state_dict(state)
+            assert resumed.n_exp == 1  # one experiment, resumed: not a second one
+            with resumed.epoch():
+                clock.advance(1.0)
+        assert resumed.run_id == first.run_id
+        (row,) = ledger.runs()
+        assert row.status == "completed" and row.epochs == 2
+        assert row.energy_j == pytest.approx(resumed.energy_j, rel=1e-12)
+
+
+def test_a_resume_with_another_pue_warns_and_keeps_earlier_epochs(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as first:
+        with first.epoch():
+            clock.advance(1.0)
+        state = first.state_dict()
+    resumed = make_tracker(tmp_path / "b", clock, pue=1.5)
+    with pytest.warns(NatureWarning, match="pue 1.2 → 1.5"):
+        resumed.load_state_dict(state)
+        resumed.start()
+    with resumed:
+        with resumed.epoch():
+            clock.advance(1.0)
+    assert resumed.records[0].terms == first.records[0].terms
+    assert resumed.records[1].terms.facility_w == pytest.approx(0.5 * 100.0)

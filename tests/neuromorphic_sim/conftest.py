@@ -1,4 +1,4 @@
-"""Fixtures of the crossbar tests: a small trained digits CNN and its spiking conversion."""
+"""Fixtures of the crossbar tests: the trained digits CNN and its spiking conversion."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from spikingjelly.activation_based import ann2snn
 from torch import fx, nn
 
 import spiking
-from nature_callback.digits import DigitsCNN, DigitsSplits, load_digits_splits
+from nature_callback.demo.digits import DigitsCNN, DigitsSplits, load_digits_splits
 from neuromorphic_sim import HardwareConfig, presets
+from tests.spiking.conftest import train_digits
 
 
 @dataclass(frozen=True)
@@ -23,31 +24,14 @@ class Trained:
     splits: DigitsSplits
 
 
-def _train(splits: DigitsSplits) -> nn.Module:
-    """15 epochs of Adam on the digits (~1 s, ~95 % test accuracy), fixed seed."""
-    torch.manual_seed(0)
-    model = DigitsCNN()
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    inputs, labels = splits.train.tensors
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(15):
-        order = torch.randperm(len(inputs), generator=generator)
-        for start in range(0, len(inputs), 32):
-            batch = order[start : start + 32]
-            optimiser.zero_grad()
-            nn.functional.cross_entropy(model(inputs[batch]), labels[batch]).backward()
-            optimiser.step()
-    return model.eval()
-
-
 @pytest.fixture(scope="session")
 def trained() -> Trained:
-    """The trained digits CNN converted with spiking.convert (rate coding, 99.9 %, T = 16)."""
+    """The spiking tests' trained digits CNN (the same object), converted with spiking.convert
+    (rate coding, 99.9 %, T = 16)."""
     torch.set_num_threads(1)
-    splits = load_digits_splits()
-    ann = _train(splits)
-    model = spiking.convert(ann, splits.train, timesteps=16)
-    return Trained(ann, model, splits)
+    digits = train_digits()
+    model = spiking.convert(digits.model, digits.splits.train, timesteps=16)
+    return Trained(digits.model, model, digits.splits)
 
 
 @pytest.fixture(scope="session")

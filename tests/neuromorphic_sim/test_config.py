@@ -94,12 +94,6 @@ def test_spikesim_preset_equals_spikingjellys_config() -> None:
     ) * 2
 
 
-def test_presets_carry_their_sources() -> None:
-    for preset in (presets.RERAM, presets.PCM, presets.SPIKESIM):
-        assert preset.sources, preset.name
-    assert "aihwkit" in presets.PCM.sources["drift_nu, drift_t0_s"]
-
-
 def test_adc_energy_scales_with_resolution_as_walden() -> None:
     periphery = RERAM.periphery
     four_bits = dataclasses.replace(periphery, adc_bits=4)

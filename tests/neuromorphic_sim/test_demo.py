@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from neuromorphic_sim import crossbar_stage
 
 from .conftest import Trained
 
 
+@pytest.mark.slow
 def test_crossbar_stage_draws_the_figure_and_says_what_it_subsampled(
     trained: Trained, tmp_path: Path
 ) -> None:

@@ -122,7 +122,7 @@ _PREVIOUS_ENERGY_J = {
 
 
 def test_events_and_joules_equal_the_previous_replay() -> None:
-    from nature_callback.digits import load_digits_splits
+    from nature_callback.demo.digits import load_digits_splits
 
     conv = nn.Conv2d(1, 4, 3, padding=1)
     with torch.no_grad():
@@ -134,8 +134,8 @@ def test_events_and_joules_equal_the_previous_replay() -> None:
         for _ in range(5):
             layer(x)
     events = layer.events()
-    # rel 1e-6: float32 conductance sums may round differently elsewhere; one read more or less
-    # changes a count by 2e-5 or more.
-    assert events.to_dict() == pytest.approx(_PREVIOUS_EVENTS, rel=1e-6)
+    # rel 1e-5: float32 conductance sums round differently on other CPUs (far below 1e-5); one
+    # read more or less changes a count by 2e-5 or more.
+    assert events.to_dict() == pytest.approx(_PREVIOUS_EVENTS, rel=1e-5)
     energy = device_energy_j(events, layer.geometry, presets.RERAM)
-    assert energy == pytest.approx(_PREVIOUS_ENERGY_J, rel=1e-6)
+    assert energy == pytest.approx(_PREVIOUS_ENERGY_J, rel=1e-5)

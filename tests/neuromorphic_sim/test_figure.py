@@ -6,8 +6,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from torch.utils.tensorboard import SummaryWriter
 
 from neuromorphic_sim import digital_reference, presets, replay, side_by_side, sweep
 
@@ -45,7 +43,11 @@ def test_writes_png_and_svg_with_ratio_and_nature_caption(results, tmp_path: Pat
     ]
 
 
+@pytest.mark.slow  # TensorBoard takes seconds to import
 def test_logs_to_tensorboard_through_a_trainer_like_object(results, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
     writer = SummaryWriter(log_dir=str(tmp_path / "tb"))
     trainer = SimpleNamespace(loggers=[SimpleNamespace(experiment=writer)])
     paths = side_by_side(*results, tmp_path, tensorboard=trainer, step=3)

@@ -243,6 +243,7 @@ def test_output_noise_variance_is_the_decoded_column_variance(input_driver: str)
         assert n_planes > 1  # several planes, so the plane weights are exercised
 
 
+@pytest.mark.slow
 def test_output_noise_has_the_distribution_of_column_resolved_reads() -> None:
     reads = 3000
     x = torch.rand(2, 2, 5, 5, generator=torch.Generator().manual_seed(2))

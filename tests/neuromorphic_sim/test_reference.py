@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nature_callback.digits import DigitsCNN
+from nature_callback.demo.digits import DigitsCNN
 from nature_callback.meters.base import DeviceEnergy, EnergyMeter
 from neuromorphic_sim import count_macs, digital_reference
 

@@ -10,8 +10,9 @@ import torch
 from spikingjelly.activation_based import ann2snn
 from torch import fx, nn
 
-from nature_callback.digits import DigitsCNN
+from nature_callback.demo.digits import DigitsCNN
 from neuromorphic_sim import (
+    CrossbarNetwork,
     ReplayInputError,
     UnsupportedLayerError,
     build_crossbar_network,
@@ -21,29 +22,47 @@ from neuromorphic_sim import (
     sweep,
 )
 
+from tests.spiking.helpers import assert_same_outputs, decided
+
 from .conftest import Trained, first_samples
+
+
+def _assert_weights_are_the_models(network: CrossbarNetwork, model: nn.Module) -> None:
+    """Every crossbar layer's effective weights and bias equal the original layer's, exactly:
+    decoded in float64 from ideal conductances, they round back to the same float32 values."""
+    for name, layer in network.layers.items():
+        original = model.get_submodule(name)
+        assert torch.equal(layer.weight_fast, original.weight.reshape(layer.weight_fast.shape)), name
+        assert (layer.bias is None) == (original.bias is None), name
+        assert original.bias is None or torch.equal(layer.bias, original.bias), name
 
 
 def test_ideal_crossbar_reproduces_the_spiking_network(trained: Trained) -> None:
     inputs, _ = first_samples(trained, 64)
+    expected = trained.model.run(inputs, 16)
     for preset in (presets.RERAM, presets.PCM, presets.SPIKESIM):
         network = build_crossbar_network(trained.model.snn, preset.ideal())
-        # Decoded in float64, the ideal conductances give back the weights bit for bit.
-        assert torch.equal(network.run(inputs, 16), trained.model.run(inputs, 16)), preset.name
+        _assert_weights_are_the_models(network, trained.model.snn)
+        assert_same_outputs(network.run(inputs, 16), expected)
 
 
 def test_ideal_crossbar_reproduces_the_ann(trained: Trained) -> None:
     inputs, _ = first_samples(trained, 64)
     network = build_crossbar_network(trained.ann, presets.RERAM.ideal())
+    _assert_weights_are_the_models(network, trained.ann)
     with torch.no_grad():
-        assert torch.equal(network.run(inputs, 1), trained.ann(inputs))
+        assert_same_outputs(network.run(inputs, 1), trained.ann(inputs))
 
 
 def test_ideal_replay_accuracy_is_the_spiking_networks(trained: Trained) -> None:
     inputs, labels = first_samples(trained, 128)
-    expected = float((trained.model.run(inputs).argmax(1) == labels).double().mean())
+    outputs = trained.model.run(inputs)
+    expected = float((outputs.argmax(1) == labels).double().mean())
     report = replay(trained.model, (inputs, labels), presets.RERAM.ideal(), progress=False)
-    assert report.accuracy == expected and report.samples == 128 and report.timesteps == 16
+    # Only a sample whose top two outputs are within the kernels' rounding may be classed otherwise.
+    undecided = int((~decided(outputs)).sum())
+    assert abs(report.accuracy - expected) * 128 <= undecided
+    assert report.samples == 128 and report.timesteps == 16
 
 
 def test_a_fine_adc_resolves_columns_like_the_ideal_path(trained: Trained) -> None:
@@ -194,15 +213,16 @@ def test_unsupported_layers_are_named(model: nn.Module, named: str) -> None:
         build_crossbar_network(model, presets.RERAM)
 
 
-def test_channel_wise_conversion_replays_exactly() -> None:
+def test_channel_wise_conversion_replays_the_network() -> None:
     torch.manual_seed(0)
-    from nature_callback.digits import load_digits_splits
+    from nature_callback.demo.digits import load_digits_splits
 
     inputs = load_digits_splits().train.tensors[0][:128]
     graph = ann2snn.Converter(
         ann2snn.LocalThresholdBalancingRecipe(torch.utils.data.DataLoader(inputs, batch_size=32))
     ).convert(DigitsCNN())
     network = build_crossbar_network(graph, presets.RERAM.ideal())
+    _assert_weights_are_the_models(network, graph)
     assert network.layers["9"].encoding.description == "binary spikes"
     with torch.no_grad():
         for module in graph.modules():
@@ -212,7 +232,7 @@ def test_channel_wise_conversion_replays_exactly() -> None:
         for module in graph.modules():
             if hasattr(module, "reset"):
                 module.reset()
-    torch.testing.assert_close(network.run(inputs[:16], 4), expected)
+    assert_same_outputs(network.run(inputs[:16], 4), expected)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import fx
 
-from nature_callback.digits import load_digits_splits
+from nature_callback.demo.digits import load_digits_splits
 from neuromorphic_sim import (
     VGG9_CIFAR10_SPIKESIM,
     ConfigurationError,

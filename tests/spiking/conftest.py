@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pytest
 import torch
 from torch import nn
 
-from nature_callback.digits import DigitsSplits, load_digits_splits
+from nature_callback.demo.digits import DigitsSplits, load_digits_splits
 from spiking.demo import train_digits_cnn
 
 
@@ -20,8 +21,10 @@ class TrainedDigits:
     splits: DigitsSplits
 
 
+@functools.cache
 def train_digits(epochs: int = 20, seed: int = 0) -> TrainedDigits:
-    """Train the demo CNN on the digits training split (plain torch, fixed seed)."""
+    """Train the demo CNN on the digits training split (plain torch, fixed seed), once per
+    session: the spiking and the crossbar tests share it and must not change it."""
     splits = load_digits_splits()
     return TrainedDigits(train_digits_cnn(splits, epochs=epochs, seed=seed), splits)
 

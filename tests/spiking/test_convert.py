@@ -127,6 +127,7 @@ def _wide_conv() -> nn.Module:
     ).eval()
 
 
+@pytest.mark.slow
 def test_percentile_calibration_on_a_batch_above_2_to_the_24_elements_works() -> None:
     model = _wide_conv()
     batch = torch.rand(70, 1, 64, 64)  # ReLU output: 70 x 64 x 64 x 64 = 18.4 M elements > 2^24

@@ -10,6 +10,7 @@ import torch
 import spiking
 from spiking import InvalidInputError, ModelFileError, SpikingModel
 from tests.spiking.conftest import TrainedDigits
+from tests.spiking.helpers import assert_same_outputs
 
 
 def test_run_returns_the_average_or_every_step(digits_snn: SpikingModel, digits: TrainedDigits) -> None:
@@ -27,8 +28,9 @@ def test_state_is_reset_before_each_batch(digits_snn: SpikingModel, digits: Trai
     first = digits_snn.run(x, timesteps=5, per_step=True)
     digits_snn.run(torch.rand(3, 1, 8, 8), timesteps=3)  # leaves no state behind
     assert torch.equal(digits_snn.run(x, timesteps=5, per_step=True), first)
-    # a batch's result does not depend on the batch it shares a run with
-    assert torch.equal(digits_snn.run(x[:4], timesteps=5), digits_snn.run(x, timesteps=5)[:4])
+    # a batch's result does not depend on the batch it shares a run with (other batch sizes may
+    # take other kernels, hence a tolerance)
+    assert_same_outputs(digits_snn.run(x[:4], timesteps=5), digits_snn.run(x, timesteps=5)[:4])
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ embedded table, saying so once.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -21,8 +22,14 @@ from nature_callback.carbon import (
     load_table,
 )
 from nature_callback.carbon.http import _retry_after_s
-from nature_callback.exceptions import CarbonWarning
-from tests.nature_callback.carbon.conftest import FAST, TOKEN, WT_PASSWORD, WT_USER
+from nature_callback.exceptions import CarbonError, CarbonWarning
+from tests.nature_callback.carbon.conftest import (
+    FAST,
+    FAULT_BOUND_S,
+    TOKEN,
+    WT_PASSWORD,
+    WT_USER,
+)
 from tests.nature_callback.carbon.fake_services import (
     FakeService,
     Reply,
@@ -42,12 +49,10 @@ class Fault:
     reply: Reply
     error: str
     requests: int = 1
-    max_seconds: float = 1.0
 
 
 FAULTS = {
-    "slow past the read timeout": Fault(Reply(em_latest(), delay_s=5), "timed out",
-                                        max_seconds=1.5),
+    "slow past the read timeout": Fault(Reply(em_latest(), delay_s=30), "timed out"),
     "500": Fault(Reply({"error": "internal"}, status=500), "HTTP 500", requests=3),
     "503 without body": Fault(Reply(b"", status=503), "HTTP 503", requests=3),
     "401": Fault(Reply({"error": "Invalid auth-token"}, status=401), "HTTP 401"),
@@ -99,7 +104,7 @@ def test_fault_falls_back_to_the_embedded_table(name: str, service: FakeService,
     assert used.is_estimated and not used.is_stale
     assert fault.error in monitor.last_error
     assert len(service.requests_to(LATEST)) == fault.requests
-    assert elapsed < fault.max_seconds
+    assert elapsed < FAULT_BOUND_S
     assert (monitor.attempts, monitor.failures) == (1, 1)
 
 
@@ -116,7 +121,7 @@ def test_fault_after_a_good_value_keeps_it_marked_stale(name: str, service: Fake
     assert used.source.startswith("electricitymaps (lifecycle); stale, fetched ")
     assert "electricitymaps unavailable" in used.source
     assert fault.error in monitor.last_error
-    assert elapsed < fault.max_seconds
+    assert elapsed < FAULT_BOUND_S
 
 
 def test_stale_value_gives_way_to_the_table_after_max_stale(service: FakeService,
@@ -144,16 +149,44 @@ def test_failures_warn_once_then_log_at_debug(service: FakeService, cache: Inten
     assert monitor.failures == 3
 
 
-def test_retry_after_is_honoured_up_to_its_cap(service: FakeService,
-                                               cache: IntensityCache) -> None:
-    service.route(LATEST, Reply(b"", status=429, headers={"Retry-After": "0.15"}),
-                  Reply(em_latest(410)))
-    config = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.25, retry_after_cap_s=1.0,
-                        backoff_base_s=0.01)
+class RecordedWaits(threading.Event):
+    """A stop event that records each back-off wait and returns at once (no sleeping)."""
+
+    def __init__(self, stop: bool = False) -> None:
+        super().__init__()
+        self.waits_s: list[float | None] = []
+        self.stop = stop
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits_s.append(timeout)
+        return self.stop
+
+
+@pytest.mark.parametrize(("headers", "waits_s"), [
+    ({"Retry-After": "0.15"}, [0.15, 0.15, 0.15]),  # honoured
+    ({"Retry-After": "120"}, [1.0, 1.0, 1.0]),  # capped at retry_after_cap_s
+    ({}, [0.01, 0.02, 0.03]),  # doubling from backoff_base_s, capped at backoff_cap_s
+])
+def test_waits_between_retries(headers: dict[str, str], waits_s: list[float],
+                               service: FakeService) -> None:
+    too_many = Reply(b"", status=429, headers=headers)
+    service.route(LATEST, too_many, too_many, too_many, Reply(em_latest(410)))
+    config = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.5, max_retries=3,
+                        backoff_base_s=0.01, backoff_cap_s=0.03, retry_after_cap_s=1.0)
     provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=config)
-    started = time.perf_counter()
-    assert CarbonMonitor(provider, cache=cache).refresh_now().g_per_kwh == 410.0
-    assert 0.15 <= time.perf_counter() - started < 1.0
+    waits = RecordedWaits()
+    provider.use_stop_event(waits)
+    assert provider.intensity().g_per_kwh == 410.0
+    assert waits.waits_s == pytest.approx(waits_s, abs=1e-9)
+
+
+def test_stop_interrupts_the_wait_before_a_retry(service: FakeService) -> None:
+    service.route(LATEST, Reply(b"", status=503), Reply(em_latest(410)))
+    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=FAST)
+    provider.use_stop_event(RecordedWaits(stop=True))
+    with pytest.raises(CarbonError, match="stopped while waiting to retry"):
+        provider.intensity()
+    assert len(service.requests_to(LATEST)) == 1
 
 
 def test_retry_after_parsing() -> None:
@@ -171,7 +204,7 @@ def test_refused_connection(cache: IntensityCache) -> None:
     monitor = CarbonMonitor(provider, cache=cache)
     used, elapsed = timed_refresh(monitor)
     assert used.g_per_kwh == GERMANY and "connection failed" in monitor.last_error
-    assert elapsed < 1.0
+    assert elapsed < FAULT_BOUND_S
 
 
 @pytest.mark.parametrize(("reply", "error"), [

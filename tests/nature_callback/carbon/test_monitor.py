@@ -64,36 +64,39 @@ def test_offline_provider_is_read_once_and_needs_no_thread(cache: IntensityCache
     monitor.close()
 
 
+SLOW_READ = HttpConfig(connect_timeout_s=0.5, read_timeout_s=5.0)
+"""A request to a hanging service stays in flight for 5 s unless the service drops it."""
+
+
 def test_first_value_is_immediate_while_the_service_hangs(service: FakeService,
                                                           cache: IntensityCache) -> None:
-    service.route(LATEST, Reply(em_latest(), delay_s=10))
-    started = time.perf_counter()
-    monitor = CarbonMonitor(em(service.url), cache=cache)
+    service.route(LATEST, Reply(em_latest(), delay_s=30))
+    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=SLOW_READ)
+    monitor = CarbonMonitor(provider, cache=cache)
     monitor.start()
-    first = monitor.current()
-    assert time.perf_counter() - started < 0.1
+    first = monitor.current()  # a blocking lookup would have ended in a timeout (5 s)
     assert first.g_per_kwh == GERMANY
     assert first.source.endswith("until electricitymaps answers")
-    with pytest.warns(CarbonWarning, match="timed out"):
-        assert monitor.wait_for_refresh(timeout_s=5)
-        closing = time.perf_counter()
-        monitor.close()
-    assert time.perf_counter() - closing < 0.5
+    service.stopping.set()  # the service drops the held request: the lookup fails now
+    with pytest.warns(CarbonWarning, match="connection failed"):
+        assert monitor.wait_for_refresh(timeout_s=10)
+    closing = time.perf_counter()
+    monitor.close()  # the thread waits for its next attempt (60 s): close wakes it at once
+    assert time.perf_counter() - closing < 2.0
     assert refresh_threads() == 0
     assert monitor.current().g_per_kwh == GERMANY
 
 
 def test_close_does_not_wait_for_a_hanging_request_beyond_its_timeout(
         service: FakeService, cache: IntensityCache) -> None:
-    service.route(LATEST, Reply(em_latest(), delay_s=10))
-    slow_read = HttpConfig(connect_timeout_s=0.5, read_timeout_s=5.0)
-    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=slow_read)
+    service.route(LATEST, Reply(em_latest(), delay_s=30))
+    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=SLOW_READ)
     monitor = CarbonMonitor(provider, cache=cache, close_timeout_s=0.2)
     monitor.start()
-    time.sleep(0.05)
+    time.sleep(0.05)  # let the request start
     started = time.perf_counter()
-    monitor.close()
-    assert time.perf_counter() - started < 0.5
+    monitor.close()  # joins for 0.2 s, not until the read timeout (5 s)
+    assert time.perf_counter() - started < 2.0
     assert monitor.current().g_per_kwh == GERMANY
     service.stopping.set()  # the server drops the held request: the daemon thread ends
     with pytest.warns(CarbonWarning, match="connection failed"):
@@ -128,15 +131,16 @@ def test_restart_reuses_the_disk_cache_without_a_request(service: FakeService,
     assert len(service.requests) == 1
 
 
-def test_offline_restart_uses_an_old_cached_value_marked_stale(service: FakeService,
-                                                               tmp_path: Path) -> None:
-    service.route(LATEST, Reply(em_latest(250)))
-    CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path, ttl_s=0.05)).refresh_now()
-    time.sleep(0.1)
-    value = CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path, ttl_s=0.05)).current()
+def test_offline_restart_uses_an_old_cached_value_marked_stale(tmp_path: Path) -> None:
+    provider = em("https://api.example.org")  # never asked: the monitors are not started
+    fetched = CarbonIntensity(250.0, zone="DE", source="electricitymaps (lifecycle)",
+                              country="DE")
+    an_hour_ago = time.time() - 3600.0
+    IntensityCache(tmp_path).put(provider.cache_key, fetched, fetched_at=an_hour_ago)
+    value = CarbonMonitor(provider, cache=IntensityCache(tmp_path)).current()  # TTL: 15 min
     assert (value.g_per_kwh, value.is_stale) == (250.0, True)
     assert "stale, fetched" in value.source and "until electricitymaps answers" in value.source
-    too_old = CarbonMonitor(em(service.url), cache=IntensityCache(tmp_path), max_stale_s=0.05)
+    too_old = CarbonMonitor(provider, cache=IntensityCache(tmp_path), max_stale_s=1800.0)
     assert too_old.current().g_per_kwh == GERMANY
 
 

@@ -16,9 +16,9 @@ from nature_callback.meters import (
     CpuEstimateMeter,
     CpuTopology,
     DramEstimateMeter,
-    estimate,
     lookup_tdp,
 )
+from nature_callback.meters import _process_tree
 from nature_callback.meters.cpu_tdp import CPU_TDP_TABLE, cpu_model_name
 
 BURN_S = 0.3
@@ -63,7 +63,7 @@ def _start_burning_child(seconds: float) -> subprocess.Popen[str]:
 
 
 def test_cpu_time_of_child_processes_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(estimate, "MEMBERS_REFRESH_S", 0.0)  # look for children at every read
+    monkeypatch.setattr(_process_tree, "MEMBERS_REFRESH_S", 0.0)  # look for children at every read
     meter = CpuEstimateMeter(cpu_tdp_w=50.0)
     meter.start()
     child = _start_burning_child(0.3)
@@ -80,16 +80,18 @@ def test_cpu_time_of_child_processes_is_counted(monkeypatch: pytest.MonkeyPatch)
 def test_a_child_found_late_is_counted_in_full_at_the_next_refresh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(estimate, "MEMBERS_REFRESH_S", 0.5)
+    monkeypatch.setattr(_process_tree, "MEMBERS_REFRESH_S", 3600.0)  # no rebuild for now
     meter = CpuEstimateMeter(cpu_tdp_w=50.0)
     meter.start()
     child = _start_burning_child(0.3)
     try:
-        time.sleep(0.5)  # the process list is now due for a rebuild
+        unseen_j = meter.read()[0].energy_j  # the list of processes predates the child
+        monkeypatch.setattr(_process_tree, "MEMBERS_REFRESH_S", 0.0)  # a rebuild is now due
         alive_j = meter.read()[0].energy_j
     finally:
         child.communicate("")
     meter.stop()
+    assert unseen_j < meter.w_per_logical_cpu * 0.15
     assert alive_j >= meter.w_per_logical_cpu * (0.3 - TICK_S)
 
 
@@ -108,7 +110,7 @@ def test_a_child_that_ran_before_the_start_is_in_the_baseline_not_the_run(
         meter.start()
         dram.start()
         assert meter._channels[0].tree is dram._channels[0].tree  # one tree, one scan
-        monkeypatch.setattr(estimate, "MEMBERS_REFRESH_S", 0.0)  # rescan at the read
+        monkeypatch.setattr(_process_tree, "MEMBERS_REFRESH_S", 0.0)  # rescan at the read
         (reading,) = meter.read()
         meter.stop()
         dram.stop()
@@ -201,11 +203,11 @@ def test_invalid_tdp_names_the_parameter(value) -> None:
 def test_this_process_is_read_without_psutil_with_the_same_counters() -> None:
     this = psutil.Process()
     before = this.cpu_times()
-    own_cpu_s = estimate._cpu_time_s(this)
+    own_cpu_s = _process_tree._cpu_time_s(this)
     after = this.cpu_times()
     assert sum(before[:4]) - TICK_S <= own_cpu_s <= sum(after[:4]) + TICK_S
-    page_bytes = estimate._PAGE_BYTES
+    page_bytes = _process_tree._PAGE_BYTES
     ballast = bytearray(64 * 2**20)  # 64 MiB, touched: resident
     ballast[::page_bytes] = b"x" * len(ballast[::page_bytes])
-    assert abs(estimate._rss_bytes(this) - this.memory_info().rss) <= 64 * page_bytes
+    assert abs(_process_tree._rss_bytes(this) - this.memory_info().rss) <= 64 * page_bytes
     del ballast

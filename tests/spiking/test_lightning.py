@@ -1,7 +1,12 @@
-"""The demo's conversion stage, the Lightning callback and the example, end to end."""
+"""``SpikingConversionCallback`` in both Lightning namespaces, and the example that uses it.
+
+Lightning is imported inside the tests (it takes seconds), so a run that deselects them with
+``-m "not slow"`` never loads it.
+"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -11,24 +16,17 @@ import torch
 from torch import nn
 
 import spiking
-from nature_callback._lightning import LIGHTNING_NAMESPACES
-from spiking.demo import conversion_stage
-from spiking.lightning import SpikingConversionCallback
 from tests.conftest import repo_root
 from tests.spiking.conftest import TrainedDigits
 
+pytestmark = pytest.mark.slow
 
-def test_conversion_stage_prints_accuracy_over_t_and_the_energy_estimate(digits: TrainedDigits) -> None:
-    report = conversion_stage(digits.model, digits.splits, timesteps=(8, 32))
-    table = report.to_table()
-    print(table)
-    assert report.evaluation.timesteps == (8, 32)
-    assert [line.split()[:2] for line in table.splitlines() if line.startswith("SNN")] == [["SNN", "8"], ["SNN", "32"]]
-    assert "ESTIMATE" in table and "Horowitz" in table and "ISSCC 2014" in table
-    assert "break-even" in table
-    ann_energy = report.energies[0].ann_energy_j
-    assert ann_energy == pytest.approx(67_776 * 4.6e-12)  # DigitsCNN MACs x FP32 MAC energy
-    assert report.evaluation.drop_points(32) <= 2.0
+LIGHTNING_NAMESPACES = [
+    name
+    for package, name in (("lightning", "lightning.pytorch"), ("pytorch_lightning", "pytorch_lightning"))
+    if importlib.util.find_spec(package) is not None
+]
+"""Every installed Lightning namespace: the callback must be accepted by each one's Trainer."""
 
 
 class _DigitsModule:
@@ -80,11 +78,12 @@ def _memory_logger(namespace: Any) -> Any:
     return MemoryLogger()
 
 
-@pytest.mark.parametrize("namespace", LIGHTNING_NAMESPACES, ids=lambda ns: ns.__name__)
-def test_callback_converts_at_fit_end_and_logs_spiking_metrics(namespace: Any, digits: TrainedDigits,
+@pytest.mark.parametrize("name", LIGHTNING_NAMESPACES)
+def test_callback_converts_at_fit_end_and_logs_spiking_metrics(name: str, digits: TrainedDigits,
                                                               tmp_path: Path) -> None:
+    namespace = importlib.import_module(name)
     train_loader, val_loader, _ = digits.splits.loaders(batch_size=64)
-    callback = SpikingConversionCallback(train_loader, val_loader, timesteps=(4, 8),
+    callback = spiking.SpikingConversionCallback(train_loader, val_loader, timesteps=(4, 8),
                                          save_path=tmp_path / "snn.pt", verbose=False)
     logger = _memory_logger(namespace)
     trainer = namespace.Trainer(max_epochs=2, logger=logger, callbacks=[callback], enable_progress_bar=False,
@@ -106,9 +105,9 @@ def test_callback_converts_at_fit_end_and_logs_spiking_metrics(namespace: Any, d
 
 def test_callback_rejects_bad_settings_when_built() -> None:
     with pytest.raises(spiking.InvalidInputError, match="timesteps is empty"):
-        SpikingConversionCallback([torch.rand(2, 1, 8, 8)], [torch.rand(2, 1, 8, 8)], timesteps=())
+        spiking.SpikingConversionCallback([torch.rand(2, 1, 8, 8)], [torch.rand(2, 1, 8, 8)], timesteps=())
     with pytest.raises(spiking.InvalidInputError, match="not a rate-coding mode"):
-        SpikingConversionCallback([torch.rand(2, 1, 8, 8)], [torch.rand(2, 1, 8, 8)], mode="median")
+        spiking.SpikingConversionCallback([torch.rand(2, 1, 8, 8)], [torch.rand(2, 1, 8, 8)], mode="median")
 
 
 def test_example_converts_a_trained_lightning_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,203 @@
+"""Readings → NATURE terms: epoch records, A, the run's running sums, checkpoint state.
+
+Pure bookkeeping: no meters, files, threads or clocks. The tracker measures (energy per
+device, durations, carbon intensity) and hands the figures here; under DDP it sums
+``epoch_vector`` over ranks before ``close_epoch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nature_callback.carbon.base import CarbonIntensity
+from nature_callback.metric import (
+    co2e_g,
+    epoch_terms,
+    forecast_co2e_kg,
+    wall_to_plant_factor,
+)
+from nature_callback.records import KINDS, EpochRecord
+
+STATE_VERSION = 2
+"""Version of ``state_dict``; version 1 (with ``records`` as dicts and ``open_epoch``) loads too."""
+
+
+@dataclass(frozen=True)
+class OpenEpoch:
+    """An epoch cut short by a checkpoint: what was measured of it so far."""
+
+    epoch: int
+    epoch_time_s: float
+    hardware_energy_j: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (checkpoint state)."""
+        return {"epoch": self.epoch, "epoch_time_s": self.epoch_time_s,
+                "hardware_energy_j": self.hardware_energy_j}
+
+
+class Accounting:
+    """The run's NATURE bookkeeping; every figure is O(1) to update and to read."""
+
+    def __init__(self, *, pue: float, grid_loss: float, n_exp: int, extra_energy_j: float,
+                 planned_epochs: int | None, start_g_per_kwh: float) -> None:
+        self.pue = pue
+        self.grid_loss = grid_loss
+        self.n_exp = n_exp
+        self.extra_energy_j = extra_energy_j
+        self.planned_epochs = planned_epochs
+        self.start_g_per_kwh = start_g_per_kwh
+        """Intensity at the run's start: ``extra_energy_j`` is charged at it."""
+        self.records: list[EpochRecord] = []
+        self.a_hw_j = 0.0
+        """Hardware energy metered outside epoch windows (before PUE and grid loss)."""
+        self.a_hw_g = 0.0
+        """Carbon of that energy at the intensity of its time (before scaling)."""
+        self._pending_gap_j = 0.0
+        self._pending_gap_g = 0.0
+        self._epochs_energy_j = 0.0
+        self._epochs_co2e_g = 0.0
+        self._any_estimated = False
+
+    @property
+    def factor(self) -> float:
+        """Hardware energy → energy at the plant: PUE / (1 − λ)."""
+        return wall_to_plant_factor(self.pue, self.grid_loss)
+
+    # ------------------------------------------------------------------ windows
+    def add_gap(self, hardware_j: float, g_per_kwh: float) -> None:
+        """Energy metered outside epochs, pending the next reduction over ranks."""
+        self._pending_gap_j += hardware_j
+        self._pending_gap_g += co2e_g(hardware_j, g_per_kwh)
+
+    def take_gap_vector(self) -> list[float]:
+        """The pending gap as [J, g], to be summed over ranks; it is no longer pending."""
+        vector = [self._pending_gap_j, self._pending_gap_g]
+        self._pending_gap_j = self._pending_gap_g = 0.0
+        return vector
+
+    def commit_gap(self, gap_vector: list[float]) -> None:
+        """Add a (reduced) gap vector to A."""
+        gap_j, gap_g = gap_vector
+        self.a_hw_j += gap_j
+        self.a_hw_g += gap_g
+
+    def epoch_vector(self, kind_j: dict[str, float], estimated_devices: int) -> list[float]:
+        """What ranks sum at an epoch's end: J per device kind, the pending gap, and the
+        number of estimated devices. Takes the pending gap."""
+        return [*(kind_j.get(kind, 0.0) for kind in KINDS), *self.take_gap_vector(),
+                float(estimated_devices)]
+
+    def close_epoch(self, vector: list[float], *, epoch_time_s: float,
+                    intensity: CarbonIntensity,
+                    power_by_device_w: dict[str, float] | None = None,
+                    metered_kinds: frozenset[str] = frozenset()) -> EpochRecord:
+        """Turn a (reduced) ``epoch_vector`` into the epoch's record and add it."""
+        kind_j = dict(zip(KINDS, vector[: len(KINDS)], strict=True))
+        self.commit_gap(vector[len(KINDS): len(KINDS) + 2])
+        estimated = vector[len(KINDS) + 2] > 0
+        terms = epoch_terms(
+            epoch=len(self.records), hardware_energy_j=sum(kind_j.values()),
+            epoch_time_s=epoch_time_s, pue=self.pue, grid_loss=self.grid_loss,
+            carbon_intensity_g_per_kwh=intensity.g_per_kwh,
+        )
+        power_by_kind_w = {} if epoch_time_s <= 0 else {
+            kind: j / epoch_time_s for kind, j in kind_j.items()
+            if j > 0 or kind in metered_kinds}
+        record = self._record(
+            terms, power_by_kind_w=power_by_kind_w,
+            power_by_device_w=dict(power_by_device_w or {}), estimated=estimated,
+            carbon_source=intensity.source, carbon_is_stale=intensity.is_stale,
+            carbon_is_estimated=intensity.is_estimated,
+        )
+        self._add(record)
+        return record
+
+    def _record(self, terms: Any, **extra: Any) -> EpochRecord:
+        energy_j = self.energy_j + terms.epoch_energy_j
+        co2e_kg = self.co2e_kg + terms.epoch_co2e_g / 1000.0
+        forecast = None
+        if self.planned_epochs is not None:
+            forecast = forecast_co2e_kg(
+                co2e_kg_so_far=co2e_kg, epochs_done=len(self.records) + 1,
+                epoch_co2e_g_sum=self._epochs_co2e_g + terms.epoch_co2e_g,
+                planned_epochs=self.planned_epochs, n_exp=self.n_exp,
+            )
+        return EpochRecord(
+            terms=terms, energy_j=energy_j, co2e_kg=co2e_kg,
+            nature_energy_j=self.n_exp * energy_j, nature_co2e_kg=self.n_exp * co2e_kg,
+            forecast_co2e_kg=forecast, **extra,
+        )
+
+    def _add(self, record: EpochRecord) -> None:
+        self.records.append(record)
+        self._epochs_energy_j += record.terms.epoch_energy_j
+        self._epochs_co2e_g += record.terms.epoch_co2e_g
+        self._any_estimated = self._any_estimated or record.estimated
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def epochs(self) -> int:
+        """Completed epochs."""
+        return len(self.records)
+
+    @property
+    def any_estimated(self) -> bool:
+        """Whether any epoch had an estimated part."""
+        return self._any_estimated
+
+    @property
+    def a_energy_j(self) -> float:
+        """A: energy outside epochs, scaled by PUE and grid loss, plus extra_energy_j."""
+        return self.a_hw_j * self.factor + self.extra_energy_j
+
+    @property
+    def a_co2e_g(self) -> float:
+        """Carbon of A; extra_energy_j is charged at the intensity of the run's start."""
+        return self.a_hw_g * self.factor + co2e_g(self.extra_energy_j, self.start_g_per_kwh)
+
+    @property
+    def energy_j(self) -> float:
+        """The run's bracket so far: A + Σ epoch energy (J)."""
+        return self.a_energy_j + self._epochs_energy_j
+
+    @property
+    def co2e_kg(self) -> float:
+        """The run's carbon so far (kg CO2e), A included."""
+        return (self.a_co2e_g + self._epochs_co2e_g) / 1000.0
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self, open_epoch: OpenEpoch | None = None) -> dict[str, Any]:
+        """Completed epochs, A (pending gap included) and an epoch cut short."""
+        return {
+            "version": STATE_VERSION,
+            "pue": self.pue,
+            "grid_loss": self.grid_loss,
+            "records": [record.to_dict() for record in self.records],
+            "a_hw_j": self.a_hw_j + self._pending_gap_j,
+            "a_hw_g": self.a_hw_g + self._pending_gap_g,
+            "open_epoch": open_epoch.to_dict() if open_epoch else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], intensity: CarbonIntensity) -> None:
+        """Continue a checkpointed run's totals; an epoch cut by the checkpoint is closed at
+        ``intensity`` (the intensity now)."""
+        self.records = []
+        self._epochs_energy_j = self._epochs_co2e_g = 0.0
+        self._any_estimated = False
+        for data in state.get("records", []):
+            self._add(EpochRecord.from_dict(data))
+        self.a_hw_j = float(state.get("a_hw_j", 0.0))
+        self.a_hw_g = float(state.get("a_hw_g", 0.0))
+        self._pending_gap_j = self._pending_gap_g = 0.0
+        open_epoch = state.get("open_epoch")
+        if open_epoch:
+            terms = epoch_terms(
+                epoch=int(open_epoch["epoch"]),
+                hardware_energy_j=float(open_epoch["hardware_energy_j"]),
+                epoch_time_s=float(open_epoch["epoch_time_s"]),
+                pue=self.pue, grid_loss=self.grid_loss,
+                carbon_intensity_g_per_kwh=intensity.g_per_kwh,
+            )
+            self._add(self._record(terms, carbon_source=intensity.source))
