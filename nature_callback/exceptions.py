@@ -27,8 +27,17 @@ class LedgerError(NatureError):
     """The run ledger (SQLite) could not be read or written."""
 
 
+class LedgerLockedError(LedgerError):
+    """Another process held the run ledger's lock longer than the call could wait."""
+
+
 class RecordError(NatureError):
     """A record file (``nature_summary.json``, ``nature_epochs.jsonl``) could not be read."""
+
+
+class TerminatedBySignal(SystemExit):
+    """The process received SIGTERM during a tracked run (raised where nothing else handles
+    the signal, so that the run's records are written); exits like SIGTERM would."""
 
 
 class NatureWarning(UserWarning):

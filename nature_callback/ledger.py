@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nature_callback.exceptions import LedgerError
+from nature_callback.exceptions import LedgerError, LedgerLockedError
 
 LEDGER_ENV = "NATURE_LEDGER"
 """Environment variable naming the ledger file; overrides the default location."""
@@ -63,7 +63,13 @@ def _prepare(connection: sqlite3.Connection) -> None:
 
 
 CONNECT_TIMEOUT_S = 5.0
-"""How long a write waits for another process's lock on the ledger before giving up."""
+"""How long a call waits for another process's lock on the ledger before giving up (the
+``nature`` command and retries off the training thread)."""
+
+TRAINING_TIMEOUT_S = 0.03
+"""How long a call made on the training thread waits for a lock (at most three such calls at
+the start of a run, one at each later write): a locked ledger must not
+hold up training; the write is retried later."""
 
 
 def _process_alive(pid: int, started_at: str) -> bool:
@@ -116,25 +122,35 @@ class RunLedger:
     """A SQLite file of runs; every call opens, commits and closes its own connection, and
     makes the folder, the file and the table first if they are missing."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None,
+                 timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         self.path = Path(path) if path is not None else default_ledger_path()
+        self.timeout_s = timeout_s
+        """How long each call waits for another process's lock."""
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Run one statement in its own connection and commit."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=CONNECT_TIMEOUT_S)
+            connection = sqlite3.connect(self.path, timeout=self.timeout_s)
             try:
                 with connection:  # commits; closing is up to us
                     _prepare(connection)
                     return connection.execute(sql, params).fetchall()
             finally:
                 connection.close()
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err) or "busy" in str(err):
+                raise LedgerLockedError(
+                    f"the run ledger at {self.path} is locked by another process") from err
+            raise self._error(err) from err
         except (OSError, sqlite3.Error) as err:
-            raise LedgerError(
-                f"cannot use the run ledger at {self.path}: {err}. Set ledger_path= (or "
-                f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it."
-            ) from err
+            raise self._error(err) from err
+
+    def _error(self, err: Exception) -> LedgerError:
+        return LedgerError(
+            f"cannot use the run ledger at {self.path}: {err}. Set ledger_path= (or "
+            f"${LEDGER_ENV}) to a writable file, or ledger_path=False to disable it.")
 
     def record(
         self, run_id: str, project: str, started_at: str, *, status: str, epochs: int,

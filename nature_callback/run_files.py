@@ -115,6 +115,12 @@ def read_run(path: str | Path) -> RunRecord:
     target = Path(path)
     if target.is_dir():
         files = RunFiles.in_folder(target)
+    elif target.name.startswith("nature_epochs") and target.name.endswith(".jsonl"):
+        suffix = target.name[len("nature_epochs"):-len(".jsonl")]
+        files = RunFiles.in_folder(target.parent, suffix)
+    elif target.name.startswith("nature_summary") and target.name.endswith(".json"):
+        suffix = target.name[len("nature_summary"):-len(".json")]
+        files = RunFiles.in_folder(target.parent, suffix)
     elif target.name.endswith(".jsonl"):
         files = RunFiles(summary=target.with_name(SUMMARY_FILENAME), epochs=target)
     else:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -33,21 +35,27 @@ from nature_callback.accounting import Accounting, OpenEpoch
 from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
-from nature_callback.exceptions import ConfigurationError, LedgerError, NatureError, NatureWarning
-from nature_callback.ledger import RunLedger
+from nature_callback.exceptions import (
+    ConfigurationError,
+    LedgerError,
+    NatureError,
+    NatureWarning,
+    TerminatedBySignal,
+)
+from nature_callback.ledger import TRAINING_TIMEOUT_S, RunLedger
 from nature_callback.meters._validate import check_gpus
 from nature_callback.meters.base import DeviceEnergy, EnergyMeter
 from nature_callback.metric import JOULES_PER_KWH, co2e_g
 from nature_callback.recorder import Recorder
 from nature_callback.records import KINDS, EpochRecord, RunSummary
-from nature_callback.run_files import FORMAT_VERSION, RunFiles
+from nature_callback.run_files import FORMAT_VERSION, RunFiles, read_summary
 
 log = logging.getLogger(__name__)
 
 Reducer = Callable[[list[float]], list[float]]
 """Sums a vector of floats over every process of a distributed run (identity when alone)."""
 
-Status = Literal["running", "completed", "crashed", "interrupted"]
+Status = Literal["running", "completed", "crashed", "interrupted", "terminated"]
 
 
 def _identity(values: list[float]) -> list[float]:
@@ -112,6 +120,20 @@ def _check_gpus(gpus: str | list[int] | None) -> str | list[int] | None:
             )
         return list(normalised)
     return normalised
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise TerminatedBySignal(128 + signum)
+
+
+def _status_of(error: BaseException | None) -> Status:
+    """How a run that ended with ``error`` is recorded."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    # Lightning turns SIGTERM into its own SIGTERMException
+    if isinstance(error, TerminatedBySignal) or type(error).__name__ == "SIGTERMException":
+        return "terminated"
+    return "crashed"
 
 
 def _now_iso() -> str:
@@ -195,6 +217,10 @@ class NatureTracker:
         self._epoch_start_wall_s = 0.0
         self._output_dir: Path | None = None
         """The folder records go to, checked at ``start()`` (a fallback if not writable)."""
+        self._file_suffix = ""
+        """``.<run id>`` when the folder already holds another run's records."""
+        self._previous_sigterm: Any = None
+        """The SIGTERM handler this tracker replaced (restored when the run ends)."""
         self._cuda_devices: list[int] = []
         """CUDA devices synchronised at each boundary (those metered through NVML)."""
         self._started = False
@@ -228,8 +254,10 @@ class NatureTracker:
         self._cuda_devices = self._metered_cuda_devices()
         self._boundary_wall_s = self.clock.wall_s()
         self._started, self._stopped, self.status = True, False, "running"
+        self._handle_sigterm()
         if self.distributed.is_writer:
             self._output_dir = self._writable_output_dir()
+            self._file_suffix = self._suffix_beside_other_runs()
             self._recorder = Recorder(self._files(), ledger)
             self._recorder.begin(self._header(), self.records, self.summary())
         return self
@@ -255,7 +283,7 @@ class NatureTracker:
     def _open_ledger(self) -> RunLedger | None:
         if self.config.ledger_path is False or not self.distributed.is_writer:
             return None
-        return RunLedger(self.config.ledger_path or None)
+        return RunLedger(self.config.ledger_path or None, timeout_s=TRAINING_TIMEOUT_S)
 
     @staticmethod
     def _mark_killed_runs(ledger: RunLedger | None) -> None:
@@ -317,9 +345,43 @@ class NatureTracker:
                           "folder.", NatureWarning, stacklevel=4)
             return fallback
 
+    def _suffix_beside_other_runs(self) -> str:
+        """``.<run id>`` if the folder already holds another run's records (each run keeps its
+        own files, with one warning), else no suffix."""
+        existing = self._files().summary
+        if not existing.exists():
+            return ""
+        try:
+            other_id = read_summary(existing).get("run_id")
+        except NatureError:
+            other_id = None
+        if other_id == self.run_id:  # this run, resumed
+            return ""
+        warnings.warn(f"{existing.parent} already holds the records of run {other_id}; this run "
+                      f"({self.run_id}) writes its own files beside them "
+                      f"(nature_summary.{self.run_id}.json). Give each run its own output_dir.",
+                      NatureWarning, stacklevel=4)
+        return f".{self.run_id}"
+
+    def _handle_sigterm(self) -> None:
+        """Where nothing else handles SIGTERM, turn it into ``TerminatedBySignal`` (a
+        ``SystemExit``) so that the run's records say ``terminated`` and are written."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None:
+            if (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(signal.SIGTERM) is _raise_terminated):
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
     def _files(self, rank_local: bool = False) -> RunFiles:
         folder = self._output_dir or self.config.output_dir or Path.cwd()
-        return RunFiles.in_folder(folder, f".rank{self.distributed.rank}" if rank_local else "")
+        suffix = f".rank{self.distributed.rank}" if rank_local else self._file_suffix
+        return RunFiles.in_folder(folder, suffix)
 
     def _header(self) -> dict[str, Any]:
         intensity = self._last_intensity
@@ -400,6 +462,8 @@ class NatureTracker:
         record = self._close_epoch(self.distributed.reduce)
         if self._recorder is not None:
             self._recorder.append(record)
+            if self._recorder.row_pending:  # the ledger was locked: try again now
+                self._recorder.write_ledger(self.summary())
         return record
 
     def _close_epoch(self, reduce: Reducer) -> EpochRecord:
@@ -541,7 +605,7 @@ class NatureTracker:
 
     def abort(self, error: BaseException | None = None) -> RunSummary:
         """Record the run as crashed or interrupted without any collective call; never raises."""
-        status: Status = "interrupted" if isinstance(error, KeyboardInterrupt) else "crashed"
+        status = _status_of(error)
         try:
             if self._started and not self._stopped:
                 if self._epoch_start_s is not None:
@@ -577,6 +641,7 @@ class NatureTracker:
 
     def _shutdown(self) -> None:
         self._stopped = True
+        self._restore_sigterm()
         if self._recorder is not None:
             self._recorder.close()
         if self._meter is not None:
@@ -643,7 +708,18 @@ class NatureTracker:
         if isinstance(previous_id, str) and previous_id and previous_id != self.run_id:
             self._continue_run(previous_id)
         if self._recorder is not None:  # the epochs file restarts with the carried epochs
+            self._retarget_files()
             self._recorder.begin(self._header(), self.records, self.summary())
+
+    def _retarget_files(self) -> None:
+        """After the run id changed, the files follow it; those started under the old id go."""
+        assert self._recorder is not None
+        self._recorder.close()
+        for path in (self._recorder.files.summary, self._recorder.files.epochs):
+            path.unlink(missing_ok=True)
+        self._file_suffix = ""
+        self._file_suffix = self._suffix_beside_other_runs()
+        self._recorder.files = self._files()
 
     def _continue_run(self, previous_id: str) -> None:
         """Take over the checkpointed run's id: the row this start inserted goes, the earlier

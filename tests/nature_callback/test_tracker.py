@@ -179,12 +179,14 @@ def test_the_ledger_row_appears_at_start_and_gets_the_final_totals(tmp_path: Pat
 def test_n_exp_from_the_ledger_counts_this_projects_runs(tmp_path: Path) -> None:
     clock = FakeClock()
     for expected in (1, 2, 3):
-        with make_tracker(tmp_path, clock, n_exp="ledger", project="search") as tracker:
+        with make_tracker(tmp_path / str(expected), clock, n_exp="ledger", project="search",
+                          ledger_path=tmp_path / "ledger.sqlite") as tracker:
             assert tracker.n_exp == expected and tracker.n_exp_source == "ledger"
-    with make_tracker(tmp_path, clock, n_exp="ledger", project="other") as other:
+    with make_tracker(tmp_path / "other", clock, n_exp="ledger", project="other",
+                      ledger_path=tmp_path / "ledger.sqlite") as other:
         assert other.n_exp == 1
     with pytest.warns(NatureWarning, match="disabled"):
-        with make_tracker(tmp_path, clock, n_exp="ledger", ledger_path=False) as off:
+        with make_tracker(tmp_path / "off", clock, n_exp="ledger", ledger_path=False) as off:
             assert off.n_exp == 1 and off.n_exp_source == "fallback"
 
 
@@ -272,7 +274,8 @@ def test_a_resumed_run_keeps_its_id_and_ledger_row(tmp_path: Path) -> None:
             clock.advance(1.0)
         state = first.state_dict()
     for loaded_before_start in (True, False):  # plain use; Lightning loads after start
-        resumed = make_tracker(tmp_path / "b", clock, n_exp="ledger", ledger_path=ledger.path)
+        resumed = make_tracker(tmp_path / str(loaded_before_start), clock, n_exp="ledger",
+                               ledger_path=ledger.path)
         if loaded_before_start:
             resumed.load_state_dict(state)
         with resumed:
@@ -282,6 +285,9 @@ def test_a_resumed_run_keeps_its_id_and_ledger_row(tmp_path: Path) -> None:
             with resumed.epoch():
                 clock.advance(1.0)
         assert resumed.run_id == first.run_id
+        run = read_run(resumed.summary_path)  # the files follow the restored run id
+        assert run.summary is not None and run.summary["run_id"] == first.run_id
+        assert len(run.epochs) == 2 and len(list(resumed.summary_path.parent.iterdir())) == 2
         (row,) = ledger.runs()
         assert row.status == "completed" and row.epochs == 2
         assert row.energy_j == pytest.approx(resumed.energy_j, rel=1e-12)
@@ -302,3 +308,80 @@ def test_a_resume_with_another_pue_warns_and_keeps_earlier_epochs(tmp_path: Path
             clock.advance(1.0)
     assert resumed.records[0].terms == first.records[0].terms
     assert resumed.records[1].terms.facility_w == pytest.approx(0.5 * 100.0)
+
+
+def test_a_locked_ledger_does_not_hold_up_training_and_gets_its_row_later(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    clock = FakeClock()
+    ledger = RunLedger(tmp_path / "ledger.sqlite")
+    ledger.count("p")  # make the file
+    holder = sqlite3.connect(ledger.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, for as long as it likes
+    started = time.perf_counter()
+    with pytest.warns(NatureWarning, match="N_exp = 1"):
+        tracker = make_tracker(tmp_path, clock, n_exp="ledger").start()
+    with tracker.epoch():
+        clock.advance(1.0)
+    assert time.perf_counter() - started < 2.0  # each try waits 30 ms: a 5× margin and more
+    assert tracker.n_exp == 1 and tracker.n_exp_source == "fallback"
+    holder.execute("COMMIT")  # the lock goes: the next epoch end writes the row
+    with tracker.epoch():
+        clock.advance(1.0)
+    (row,) = ledger.runs()
+    assert row.status == "running" and row.epochs == 2
+    holder.execute("BEGIN EXCLUSIVE")
+    tracker.stop()  # locked again at the end: a thread writes the final row once it can
+    assert tracker.status == "completed"
+    holder.execute("COMMIT")
+    holder.close()
+    assert tracker._recorder is not None and tracker._recorder.retry_thread is not None
+    tracker._recorder.retry_thread.join(timeout=30)
+    (row,) = ledger.runs()
+    assert row.status == "completed" and row.epochs == 2
+
+
+def test_runs_sharing_a_folder_each_keep_their_own_files(tmp_path: Path) -> None:
+    clock = FakeClock()
+    trackers = [make_tracker(tmp_path, clock, ledger_path=False) for _ in range(4)]
+    with pytest.warns(NatureWarning, match="already holds the records") as caught:
+        for tracker in trackers:
+            tracker.start()
+    assert len(caught) == 3
+    for tracker in trackers:
+        with tracker.epoch():
+            clock.advance(1.0)
+        tracker.stop()
+    paths = {tracker.summary_path for tracker in trackers}
+    assert len(paths) == 4 and all(path.exists() for path in paths)
+    for tracker in trackers:
+        run = read_run(tracker.epochs_path)
+        assert run.summary is not None and run.summary["run_id"] == tracker.run_id
+        assert run.header is not None and run.header["run_id"] == tracker.run_id
+        assert len(run.epochs) == 1
+
+
+def test_orphan_temporaries_are_removed_and_a_planted_link_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    orphan = folder / ".nature_summary.json.k1ll3d.tmp"
+    orphan.write_text("{")
+    os.utime(orphan, (time.time() - 3600, time.time() - 3600))  # an hour old
+    fresh = folder / ".nature_summary.json.wr1t1ng.tmp"  # another process writing right now
+    fresh.write_text("{")
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    (folder / "nature_epochs.jsonl").symlink_to(victim)
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as tracker:
+        with tracker.epoch():
+            clock.advance(1.0)
+    assert not orphan.exists() and fresh.exists()
+    assert victim.read_text() == "keep me"
+    assert not tracker.epochs_path.is_symlink() and len(read_run(folder).epochs) == 1
