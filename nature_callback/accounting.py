@@ -29,12 +29,26 @@ class OpenEpoch:
 
     epoch: int
     epoch_time_s: float
-    hardware_energy_j: float
+    energy_by_kind_j: dict[str, float]
+    """Hardware energy of the part so far, per device kind."""
+
+    @property
+    def hardware_energy_j(self) -> float:
+        """Hardware energy of the part so far."""
+        return sum(self.energy_by_kind_j.values())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (checkpoint state)."""
         return {"epoch": self.epoch, "epoch_time_s": self.epoch_time_s,
-                "hardware_energy_j": self.hardware_energy_j}
+                "hardware_energy_j": self.hardware_energy_j,
+                "energy_by_kind_j": dict(self.energy_by_kind_j)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OpenEpoch":
+        """Rebuild from ``to_dict`` (a version-1 state has no per-kind split: "other")."""
+        by_kind = data.get("energy_by_kind_j") or {"other": float(data["hardware_energy_j"])}
+        return cls(epoch=int(data["epoch"]), epoch_time_s=float(data["epoch_time_s"]),
+                   energy_by_kind_j={kind: float(j) for kind, j in by_kind.items()})
 
 
 class Accounting:
@@ -180,9 +194,9 @@ class Accounting:
             "open_epoch": open_epoch.to_dict() if open_epoch else None,
         }
 
-    def load_state_dict(self, state: dict[str, Any], intensity: CarbonIntensity) -> None:
-        """Continue a checkpointed run's totals; an epoch cut by the checkpoint is closed at
-        ``intensity`` (the intensity now)."""
+    def load_state_dict(self, state: dict[str, Any]) -> OpenEpoch | None:
+        """Continue a checkpointed run's totals; returns the epoch the checkpoint cut short, if
+        any (``close_open_epoch`` records it; a resumed run may continue it instead)."""
         self.records = []
         self._epochs_energy_j = self._epochs_co2e_g = 0.0
         self._any_estimated = False
@@ -192,12 +206,11 @@ class Accounting:
         self.a_hw_g = float(state.get("a_hw_g", 0.0))
         self._pending_gap_j = self._pending_gap_g = 0.0
         open_epoch = state.get("open_epoch")
-        if open_epoch:
-            terms = epoch_terms(
-                epoch=int(open_epoch["epoch"]),
-                hardware_energy_j=float(open_epoch["hardware_energy_j"]),
-                epoch_time_s=float(open_epoch["epoch_time_s"]),
-                pue=self.pue, grid_loss=self.grid_loss,
-                carbon_intensity_g_per_kwh=intensity.g_per_kwh,
-            )
-            self._add(self._record(terms, carbon_source=intensity.source))
+        return OpenEpoch.from_dict(open_epoch) if open_epoch else None
+
+    def close_open_epoch(self, open_epoch: OpenEpoch, intensity: CarbonIntensity) -> EpochRecord:
+        """Record an epoch cut short by a checkpoint as it was measured (local figures)."""
+        vector = [*(open_epoch.energy_by_kind_j.get(kind, 0.0) for kind in KINDS), 0.0, 0.0,
+                  0.0]
+        return self.close_epoch(vector, epoch_time_s=open_epoch.epoch_time_s,
+                                intensity=intensity)

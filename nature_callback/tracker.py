@@ -44,7 +44,7 @@ from nature_callback.exceptions import (
 )
 from nature_callback.ledger import TRAINING_TIMEOUT_S, RunLedger
 from nature_callback.meters._validate import check_gpus
-from nature_callback.meters.base import DeviceEnergy, EnergyMeter
+from nature_callback.meters.base import DeviceEnergy, EnergyMeter, MeterGroup
 from nature_callback.metric import JOULES_PER_KWH, co2e_g
 from nature_callback.recorder import Recorder
 from nature_callback.records import KINDS, EpochRecord, RunSummary
@@ -106,6 +106,8 @@ class SystemClock:
 
 def _check_gpus(gpus: str | list[int] | None) -> str | list[int] | None:
     """Validate ``gpus`` at construction: its form, and that each index is a visible GPU."""
+    if gpus == "auto":
+        return "auto"
     normalised = check_gpus(gpus, allow_none=True)
     if isinstance(normalised, tuple):
         import torch
@@ -116,10 +118,19 @@ def _check_gpus(gpus: str | list[int] | None) -> str | list[int] | None:
             raise ConfigurationError(
                 f"gpus={gpus!r} is invalid: this process sees {visible} GPU(s) "
                 f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}), so "
-                f"{missing} do not exist. Pass visible indices, \"visible\" or None."
+                f"{missing} do not exist. Pass visible indices, \"auto\", \"visible\" or None."
             )
         return list(normalised)
     return normalised
+
+
+def _cuda_device_in_use() -> list[int] | None:
+    """The current CUDA device if this process has initialised CUDA (through torch), else
+    None: a CPU-only loop is not charged for the GPUs of its node."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return None
+    return [torch.cuda.current_device()]
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -158,7 +169,7 @@ class NatureTracker:
         cpu_tdp_w: float | None = None,
         sample_interval_s: float = 0.1,
         meter: EnergyMeter | None = None,
-        gpus: str | list[int] | None = "visible",
+        gpus: str | list[int] | None = "auto",
         node_level: bool = True,
         distributed: Distributed | None = None,
         clock: Clock | None = None,
@@ -175,7 +186,7 @@ class NatureTracker:
     @classmethod
     def from_config(
         cls, config: NatureConfig, *, carbon: CarbonProvider | float | str | None = None,
-        meter: EnergyMeter | None = None, gpus: str | list[int] | None = "visible",
+        meter: EnergyMeter | None = None, gpus: str | list[int] | None = "auto",
         node_level: bool = True, distributed: Distributed | None = None,
         clock: Clock | None = None,
     ) -> "NatureTracker":
@@ -223,6 +234,12 @@ class NatureTracker:
         """The SIGTERM handler this tracker replaced (restored when the run ends)."""
         self._cuda_devices: list[int] = []
         """CUDA devices synchronised at each boundary (those metered through NVML)."""
+        self._gpus_pending = False
+        """``gpus="auto"`` found no CUDA in use at start: epoch starts look again."""
+        self._cut_epoch: OpenEpoch | None = None
+        """An epoch a loaded checkpoint cut short, not yet recorded or continued."""
+        self._continuing: OpenEpoch | None = None
+        """The cut epoch that the open epoch window continues (added when it closes)."""
         self._started = False
         self._stopped = False
 
@@ -248,7 +265,7 @@ class NatureTracker:
         )
         if self._pending_state is not None:
             self._warn_if_scaling_changed(self._pending_state)
-            self._accounting.load_state_dict(self._pending_state, intensity)
+            self._cut_epoch = self._accounting.load_state_dict(self._pending_state)
             self._pending_state = None
         self._last_reading = {reading.device: reading for reading in self._meter.read()}
         self._cuda_devices = self._metered_cuda_devices()
@@ -263,14 +280,32 @@ class NatureTracker:
         return self
 
     def _build_meter(self) -> EnergyMeter:
+        gpus = self._gpus
+        if gpus == "auto":
+            gpus = self._gpus = _cuda_device_in_use()
+            self._gpus_pending = gpus is None
+        return self._meters_for(gpus, node_level=self._node_level)
+
+    def _meters_for(self, gpus: str | list[int] | None, node_level: bool) -> EnergyMeter:
         from nature_callback.meters.factory import build_meters
 
-        return build_meters(
-            gpus=self._gpus,
-            node_level=self._node_level,
-            cpu_tdp_w=self.config.cpu_tdp_w,
-            sample_interval_s=self.config.sample_interval_s,
-        )
+        return build_meters(gpus=gpus, node_level=node_level, cpu_tdp_w=self.config.cpu_tdp_w,
+                            sample_interval_s=self.config.sample_interval_s)
+
+    def _meter_late_cuda(self) -> None:
+        """``gpus="auto"`` and CUDA was not in use at ``start()``: once it is (the model moved
+        to the GPU after the tracker started), its device is metered from this boundary on."""
+        devices = _cuda_device_in_use()
+        if devices is None:
+            return
+        self._gpus_pending = False
+        assert self._meter is not None
+        gpu_meter = self._meters_for(devices, node_level=False)
+        gpu_meter.start()
+        self._meter = MeterGroup([self._meter, gpu_meter])
+        self._gpus = devices
+        self._last_reading.update({r.device: r for r in gpu_meter.read()})
+        self._cuda_devices = self._metered_cuda_devices()
 
     def _resolve_grid_loss(self, intensity: CarbonIntensity) -> float:
         if self.config.grid_loss is not None:
@@ -448,9 +483,32 @@ class NatureTracker:
             self.start()
         if self._epoch_start_s is not None:
             raise NatureError("start_epoch() called twice without end_epoch() in between")
+        if self._gpus_pending:
+            self._meter_late_cuda()
+        self._record_cut_epoch()
         self._add_gap()
         self._epoch_start_s = self.clock.monotonic_s()
         self._epoch_start_wall_s = self._boundary_wall_s
+
+    @property
+    def cut_epoch(self) -> OpenEpoch | None:
+        """The epoch a loaded checkpoint cut short, until it is recorded or continued."""
+        return self._cut_epoch
+
+    def continue_cut_epoch(self) -> None:
+        """Open an epoch window that continues the epoch a checkpoint cut short (a resume in
+        the middle of an epoch): when it closes, the record covers both parts."""
+        self._continuing, self._cut_epoch = self._cut_epoch, None
+        self.start_epoch()
+
+    def _record_cut_epoch(self) -> None:
+        """Record a cut epoch that was not continued, as it was measured."""
+        cut, self._cut_epoch = self._cut_epoch, None
+        if cut is None or self._accounting is None or self._last_intensity is None:
+            return
+        record = self._accounting.close_open_epoch(cut, self._last_intensity)
+        if self._recorder is not None:
+            self._recorder.append(record)
 
     @property
     def epoch_is_open(self) -> bool:
@@ -479,7 +537,13 @@ class NatureTracker:
             kind_j[self._last_reading[device].kind] += energy_j
         estimated = sum(1 for d in self._last_reading.values() if d.source == "estimated")
         vector = reduce(self._accounting.epoch_vector(kind_j, estimated))
-        local = not self.distributed.is_distributed and epoch_time_s > 0
+        continued, self._continuing = self._continuing, None
+        if continued is not None:  # the part before the checkpoint (carried once, not reduced)
+            epoch_time_s += continued.epoch_time_s
+            for index, kind in enumerate(KINDS):
+                vector[index] += continued.energy_by_kind_j.get(kind, 0.0)
+        local = (not self.distributed.is_distributed and epoch_time_s > 0
+                 and continued is None)
         return self._accounting.close_epoch(
             vector, epoch_time_s=epoch_time_s,
             intensity=self._intensity_between(self._epoch_start_wall_s, self._boundary_wall_s),
@@ -624,6 +688,7 @@ class NatureTracker:
     def _close_gap(self, reduce: Reducer) -> None:
         """Add the energy since the last boundary to A, summed over ranks by ``reduce``."""
         assert self._accounting is not None
+        self._record_cut_epoch()
         self._add_gap()
         self._accounting.commit_gap(reduce(self._accounting.take_gap_vector()))
 
@@ -672,26 +737,33 @@ class NatureTracker:
         outside epochs included), and an epoch cut short."""
         if self._accounting is None:
             return dict(self._pending_state or {})
-        energy_j = self._energy_since_boundary_j()
-        open_epoch = None
+        by_kind_j = self._energy_since_boundary_by_kind_j()
+        energy_j = sum(by_kind_j.values())
+        open_epoch = self._cut_epoch
         if self._epoch_start_s is not None:
-            open_epoch = OpenEpoch(epoch=len(self.records),
-                                   epoch_time_s=self.clock.monotonic_s() - self._epoch_start_s,
-                                   hardware_energy_j=energy_j)
+            before = self._continuing or OpenEpoch(len(self.records), 0.0, {})
+            open_epoch = OpenEpoch(
+                epoch=len(self.records),
+                epoch_time_s=before.epoch_time_s + self.clock.monotonic_s() - self._epoch_start_s,
+                energy_by_kind_j={kind: by_kind_j.get(kind, 0.0)
+                                  + before.energy_by_kind_j.get(kind, 0.0) for kind in KINDS})
         state = self._accounting.state_dict(open_epoch)
-        if open_epoch is None and self._last_intensity is not None:
+        if self._epoch_start_s is None and self._last_intensity is not None:
             state["a_hw_j"] += energy_j
             state["a_hw_g"] += co2e_g(energy_j, self._last_intensity.g_per_kwh)
         return {"run_id": self.run_id, **state}
 
-    def _energy_since_boundary_j(self) -> float:
-        """Hardware energy metered since the last boundary, without moving it."""
+    def _energy_since_boundary_by_kind_j(self) -> dict[str, float]:
+        """Hardware energy metered since the last boundary per device kind, without moving
+        the boundary."""
+        by_kind_j: dict[str, float] = {}
         if self._meter is None:
-            return 0.0
-        return sum(
-            max(r.energy_j - (self._last_reading[r.device].energy_j
-                              if r.device in self._last_reading else 0.0), 0.0)
-            for r in self._meter.read())
+            return by_kind_j
+        for reading in self._meter.read():
+            previous = self._last_reading.get(reading.device)
+            delta_j = max(reading.energy_j - (previous.energy_j if previous else 0.0), 0.0)
+            by_kind_j[reading.kind] = by_kind_j.get(reading.kind, 0.0) + delta_j
+        return by_kind_j
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue a checkpointed run: its run id (and ledger row), its totals; an epoch cut
@@ -702,9 +774,9 @@ class NatureTracker:
             if isinstance(previous_id, str) and previous_id:
                 self.run_id = previous_id
             return
-        assert self._last_intensity is not None
         self._warn_if_scaling_changed(state)
-        self._accounting.load_state_dict(state, self._last_intensity)
+        self._continuing = None
+        self._cut_epoch = self._accounting.load_state_dict(state)
         if isinstance(previous_id, str) and previous_id and previous_id != self.run_id:
             self._continue_run(previous_id)
         if self._recorder is not None:  # the epochs file restarts with the carried epochs

@@ -136,13 +136,15 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
 
     # ------------------------------------------------------------------ epochs
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        """Open the first epoch window: a run resumed mid-epoch gets no ``on_train_epoch_start``
-        for the epoch it resumes, and its remaining part is still an epoch's work."""
-        if self.tracker is not None and not self.tracker.epoch_is_open:
-            self.tracker.start_epoch()
+        """A fit resumed in the middle of an epoch gets no ``on_train_epoch_start`` for it:
+        continue the epoch the checkpoint cut short (a checkpoint taken at validation end
+        resumes at the next epoch instead, and the cut epoch is recorded as it was)."""
+        cut = self.tracker.cut_epoch if self.tracker is not None else None
+        if self.tracker is not None and cut is not None and trainer.current_epoch == cut.epoch:
+            self.tracker.continue_cut_epoch()
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        """Open the epoch window (already open for the first epoch of a fit)."""
+        """Open the epoch window (already open when a resumed fit continues a cut epoch)."""
         if self.tracker is not None and not self.tracker.epoch_is_open:
             self.tracker.start_epoch()
 

@@ -66,15 +66,22 @@ def test_the_epoch_vector_carries_the_pending_gap_once() -> None:
     assert accounting.a_hw_j == pytest.approx(20.0)
 
 
-def test_state_round_trips_through_json_and_closes_an_open_epoch() -> None:
+def test_state_round_trips_through_json_with_the_cut_epoch() -> None:
     accounting = make()
     accounting.add_gap(50.0, 360.0)
     close(accounting, gpu_j=200.0, time_s=2.0)
-    state = json.loads(json.dumps(accounting.state_dict(OpenEpoch(1, 4.0, 400.0))))
+    state = json.loads(json.dumps(accounting.state_dict(OpenEpoch(1, 4.0, {"gpu": 400.0}))))
     resumed = make()
-    resumed.load_state_dict(state, INTENSITY)
+    cut = resumed.load_state_dict(state)
     assert resumed.records[0] == accounting.records[0]
     assert resumed.a_hw_j == pytest.approx(50.0)  # the pending gap is carried into A
+    assert cut == OpenEpoch(1, 4.0, {"gpu": 400.0}) and len(resumed.records) == 1
+    resumed.close_open_epoch(cut, INTENSITY)
     assert len(resumed.records) == 2 and resumed.records[1].terms.power_w == pytest.approx(100.0)
     assert resumed.energy_j == pytest.approx(
         accounting.energy_j + resumed.records[1].terms.epoch_energy_j, rel=1e-12)
+
+
+def test_a_version_1_cut_epoch_loads_as_unsplit_energy() -> None:
+    cut = OpenEpoch.from_dict({"epoch": 3, "epoch_time_s": 2.0, "hardware_energy_j": 50.0})
+    assert cut.energy_by_kind_j == {"other": 50.0} and cut.hardware_energy_j == 50.0

@@ -385,3 +385,32 @@ def test_orphan_temporaries_are_removed_and_a_planted_link_is_not_followed(
     assert not orphan.exists() and fresh.exists()
     assert victim.read_text() == "keep me"
     assert not tracker.epochs_path.is_symlink() and len(read_run(folder).epochs) == 1
+
+
+def test_auto_gpus_meter_nothing_on_cpu_and_the_device_once_cuda_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nature_callback import tracker as tracker_module
+
+    clock = FakeClock()
+    asked: list[object] = []
+
+    def meters_for(self: NatureTracker, gpus: object, node_level: bool) -> FakeMeter:
+        asked.append((gpus, node_level))
+        return FakeMeter(clock, {"gpu0": 300.0} if gpus else {"cpu0": 80.0, "dram0": 20.0})
+
+    monkeypatch.setattr(NatureTracker, "_meters_for", meters_for)
+    in_use: list[int] | None = None
+    monkeypatch.setattr(tracker_module, "_cuda_device_in_use", lambda: in_use)
+    tracker = NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=False, clock=clock)
+    with tracker:
+        with tracker.epoch():  # a CPU-only epoch: no GPU charged
+            clock.advance(1.0)
+        in_use = [0]  # the model moved to cuda:0 after the tracker started
+        with tracker.epoch():
+            clock.advance(1.0)
+    assert asked == [(None, True), ([0], False)]
+    first, second = tracker.records
+    assert first.power_by_kind_w == {"cpu": pytest.approx(80.0), "dram": pytest.approx(20.0)}
+    assert second.power_by_kind_w["gpu"] == pytest.approx(300.0)
+    assert second.terms.power_w == pytest.approx(400.0)

@@ -22,9 +22,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nature_callback import NatureCallback
 from nature_callback._lightning import pl
+from nature_callback.config import NatureConfig
 from nature_callback.records import EpochRecord
+from nature_callback.tracker import NatureTracker
 from tests.nature_callback.conftest import POWER_W
-from tests.nature_callback.fakes import FakeClock
+from tests.nature_callback.fakes import FakeClock, FakeMeter
 
 NAMESPACES = (lightning.pytorch, pytorch_lightning)
 """Both Lightning packages: the callback must work in the Trainer of each."""
@@ -62,6 +64,22 @@ README_METRICS = tuple("nature/" + name for name in (
 """Every metric of README.md's "Logged metrics" table that a CPU run logs."""
 CARBON_FLAGS = ("nature/carbon_is_stale", "nature/carbon_is_estimated")
 """Logged at the first epoch and when they change (README)."""
+
+
+def patch_fake_hardware(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Make every ``NatureTracker.from_config`` (what the callback builds its tracker with)
+    meter a ``FakeMeter`` (80 W package + 20 W DRAM) and time on one ``FakeClock``."""
+    clock = FakeClock()
+    build = NatureTracker.from_config.__func__  # type: ignore[attr-defined]
+
+    def from_config(cls: type[NatureTracker], config: NatureConfig,
+                    **kwargs: Any) -> NatureTracker:
+        kwargs.setdefault("meter", FakeMeter(clock))
+        kwargs.setdefault("clock", clock)
+        return build(cls, config, **kwargs)
+
+    monkeypatch.setattr(NatureTracker, "from_config", classmethod(from_config))
+    return clock
 
 
 def _module_class(namespace: Any) -> type:

@@ -1,66 +1,45 @@
-"""NatureCallback under DDP: two CPU processes (gloo) on one node.
+"""NatureCallback under DDP: two forked CPU processes (gloo) on one node.
 
-Each rank meters its own devices; the node's CPU package (a fake RAPL tree
-drawing 100 W) is metered by local rank 0 only, totals are summed through the
-strategy, and one record is written. Counting the package on both ranks would
-report 200 W.
+Each rank meters its own devices; the node's CPU package (a fake RAPL tree drawing 100 W)
+is metered by local rank 0 only, totals are summed through the strategy, and one record is
+written. Counting the package on both ranks would report 200 W.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from nature_callback import NatureCallback
-from nature_callback._lightning import pl
+from nature_callback.run_files import read_run
 from tests.nature_callback.conftest import POWER_W
+from tests.nature_callback.integrations.helpers import (
+    make_callback,
+    make_module,
+    make_trainer,
+    train_loader,
+)
 from tests.nature_callback.powercap import LivePowercap
 
 
-
-class TinyRegression(pl.LightningModule):  # type: ignore[misc, name-defined]
-    """Picklable (module level) for ddp_spawn."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Linear(8, 1)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        return nn.functional.mse_loss(self.net(x), y)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=0.01)
-
-
-@pytest.mark.slow
 def test_ddp_two_cpu_ranks_sum_once_and_write_one_record(tmp_path: Path,
                                                          powercap: LivePowercap) -> None:
-    x = torch.randn(128, 8, generator=torch.Generator().manual_seed(0))
-    loader = DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
     record_dir = tmp_path / "record"
-    callback = NatureCallback(pue=1.0, grid_loss=0.0, carbon=500.0, output_dir=record_dir,
-                              verbose=False, progress_bar=False)
-    trainer = pl.Trainer(
-        max_epochs=2, accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
-        callbacks=[callback], enable_checkpointing=False, enable_model_summary=False,
-        enable_progress_bar=False, default_root_dir=str(tmp_path),
-    )
-    trainer.fit(TinyRegression(), loader)  # the spawned ranks inherit NATURE_POWERCAP_ROOT
+    callback = make_callback(tmp_path, pue=1.0, grid_loss=0.0, carbon=500.0, n_exp=1,
+                             output_dir=record_dir, progress_bar=False)
+    # forked ranks inherit NATURE_POWERCAP_ROOT (and start in well under a second)
+    trainer = make_trainer(tmp_path, callback, epochs=2, devices=2, strategy="ddp_fork")
+    trainer.fit(make_module(), train_loader(samples=1024))  # 32 steps per rank and epoch
 
-    files = sorted(p.name for p in record_dir.iterdir())
-    assert files == ["nature_summary.json"], files
-    summary = json.loads((record_dir / "nature_summary.json").read_text())
-    assert summary["status"] == "completed"
-    assert summary["epochs"] == 2
-    assert sorted(m["device"] for m in summary["meters"]) == ["cpu0", "dram0"]
-    for record in summary["epoch_records"]:
+    files = sorted(path.name for path in record_dir.iterdir())
+    assert files == ["nature_epochs.jsonl", "nature_summary.json"], files  # rank 0's only
+    run = read_run(record_dir)
+    assert run.summary is not None and run.header is not None
+    assert run.summary["status"] == "completed"
+    assert run.summary["epochs"] == 2 and len(run.epochs) == 2
+    assert run.header["world_size"] == 2
+    assert sorted(meter["device"] for meter in run.summary["meters"]) == ["cpu0", "dram0"]
+    for record in run.epochs:
         # summed over both ranks, the node's package counted once: 100 W, not 200 W
         assert record["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.3)
         assert record["power_by_device_w"] == {}
