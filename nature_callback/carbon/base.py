@@ -47,14 +47,6 @@ class CarbonIntensity:
         data["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CarbonIntensity":
-        """Inverse of :meth:`to_dict` (used by the disk cache)."""
-        fields = dict(data)
-        stamp = fields.get("timestamp")
-        fields["timestamp"] = datetime.fromisoformat(stamp) if stamp else None
-        return cls(**{key: fields[key] for key in cls.__dataclass_fields__ if key in fields})
-
 
 def is_finite_number(value: object) -> bool:
     """True for an int or float (a bool is not a number here) that is neither NaN nor infinite."""

@@ -3,22 +3,34 @@
 The disk file (``carbon_intensity.json`` in the user cache folder, or ``NATURE_CACHE_DIR``)
 maps a provider's cache key (service, endpoint, location: never a credential) to its last
 good value and the time it was fetched. It is written atomically (``atomic_write_json``: temp
-file + ``os.replace``), so concurrent ranks or a crash never leave a torn file.
+file + ``os.replace``), so concurrent ranks or a crash never leave a torn file. It is read
+with the checks of a live payload (another tool, a user or a disk fault may have changed
+it): an invalid entry, or a fetch time in the future, is dropped with one CarbonWarning.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
+import math
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from nature_callback.carbon.base import CarbonIntensity, check_seconds
+from nature_callback.carbon.payload import (
+    field,
+    intensity_field,
+    optional_field,
+    parse_json,
+    percent_field,
+    timestamp_field,
+)
+from nature_callback.exceptions import CarbonError, CarbonWarning
 from nature_callback.files import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -30,6 +42,12 @@ DEFAULT_TTL_S = 15 * 60.0
 """A live value is reused for 15 minutes (the project's default: the GB API works in
 half-hour slots, Electricity Maps in hourly or finer ones, WattTime in 5-minute ones)."""
 FORMAT_VERSION = 1
+MAX_CLOCK_SKEW_S = 300.0
+"""How far in the future a cached fetch time may lie: 5 minutes (Kerberos' default clock
+tolerance) covers hosts sharing a cache folder and NTP steps; an entry further ahead would
+count as fresh until the clock caught up (a year, for a year), so it is dropped."""
+MAX_PROBLEMS_LISTED = 5
+"""Invalid entries named one by one in the warning; the rest are counted."""
 
 
 def cache_directory(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -64,6 +82,31 @@ class CachedIntensity:
     def to_dict(self) -> dict[str, Any]:
         """JSON view (the disk format of one entry)."""
         return {"intensity": self.intensity.to_dict(), "fetched_at": self.fetched_at}
+
+    @classmethod
+    def from_dict(cls, data: object, where: str, now: float) -> "CachedIntensity":
+        """Inverse of :meth:`to_dict`, checked like a live payload (a plausible g/kWh, typed
+        fields, ISO 8601 times, a fetch time not after ``now`` + MAX_CLOCK_SKEW_S); raises a
+        CarbonError naming ``where`` and the fault."""
+        fetched_at = field(data, "fetched_at", (int, float), where)
+        if not math.isfinite(fetched_at):
+            raise CarbonError(f"{where}: 'fetched_at'={fetched_at!r} is not a finite time.")
+        if fetched_at > now + MAX_CLOCK_SKEW_S:
+            raise CarbonError(f"{where}: 'fetched_at' is {fetched_at - now:.0f} s in the future "
+                              f"(more than the {MAX_CLOCK_SKEW_S:g} s of clock skew allowed).")
+        raw = field(data, "intensity", dict, where)
+        intensity = CarbonIntensity(
+            g_per_kwh=intensity_field(raw, "g_per_kwh", where),
+            zone=field(raw, "zone", str, where),
+            source=field(raw, "source", str, where),
+            is_estimated=optional_field(raw, "is_estimated", bool, where) is True,
+            is_stale=optional_field(raw, "is_stale", bool, where) is True,
+            timestamp=timestamp_field(raw, "timestamp", where),
+            country=optional_field(raw, "country", str, where),
+            signal_index_percent=None if raw.get("signal_index_percent") is None
+            else percent_field(raw, "signal_index_percent", where),
+        )
+        return cls(intensity, float(fetched_at))
 
 
 class IntensityCache:
@@ -102,19 +145,30 @@ class IntensityCache:
             self._write_disk()
 
     def _load_disk(self) -> None:
+        """Merge the valid entries of the file into memory; one CarbonWarning lists the rest."""
         if self._loaded or self.path is None:
             return
         self._loaded = True
+        problems: list[str] = []
         try:
-            data = json.loads(self.path.read_text("utf-8"))
-            entries = data["entries"] if data.get("version") == FORMAT_VERSION else {}
-            for key, raw in entries.items():
-                self._memory.setdefault(key, CachedIntensity(
-                    CarbonIntensity.from_dict(raw["intensity"]), float(raw["fetched_at"])))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            log.warning("Ignoring unreadable carbon cache %s (%s).", self.path, err)
+            entries = _read_entries(self.path)
+        except CarbonError as err:
+            problems.append(str(err))
+            entries = {}
+        now = time.time()
+        for key, raw in entries.items():
+            try:
+                self._memory.setdefault(key, CachedIntensity.from_dict(raw, f"entry {key!r}",
+                                                                       now))
+            except CarbonError as err:
+                problems.append(str(err))
+        if problems:
+            listed = " ".join(problems[:MAX_PROBLEMS_LISTED])
+            more = len(problems) - MAX_PROBLEMS_LISTED
+            warnings.warn(
+                f"Ignoring invalid data in the carbon cache {self.path}: {listed}"
+                f"{f' (and {more} more)' if more > 0 else ''} The next live lookup rewrites "
+                "the file; deleting it is safe.", CarbonWarning, stacklevel=2)
 
     def _write_disk(self) -> None:
         if self.path is None:
@@ -126,6 +180,23 @@ class IntensityCache:
         except OSError as err:
             log.warning("Could not write the carbon cache %s (%s); values stay in memory.",
                         self.path, err)
+
+
+def _read_entries(path: Path) -> dict[str, Any]:
+    """The raw entries of the cache file: {} if it is absent or of another format version;
+    a CarbonError saying what is wrong with it otherwise."""
+    try:
+        data = parse_json(path.read_bytes(), "the file")
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise CarbonError(f"the file cannot be read ({err.strerror or err}).") from None
+    if not isinstance(data, dict):
+        raise CarbonError(f"the file: expected a JSON object, got {type(data).__name__}.")
+    if data.get("version") != FORMAT_VERSION:
+        return {}
+    entries: dict[str, Any] = field(data, "entries", dict, "the file")
+    return entries
 
 
 @functools.lru_cache(maxsize=8)

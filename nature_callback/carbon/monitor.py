@@ -2,8 +2,11 @@
 
 ``current()`` answers at once from memory. Before the first live answer that is the
 disk-cached value (marked stale once older than the TTL) or the embedded table. A failed
-refresh keeps the last good value (marked stale) for up to ``max_stale_s``, then falls back
-to the embedded table, and says so once with a :class:`CarbonWarning`.
+refresh, or a value that is not a plausible CarbonIntensity, keeps the last good value
+(marked stale) for up to ``max_stale_s``, then falls back to the embedded table, and says so
+once with a :class:`CarbonWarning`. A live value whose refresh is overdue (a lookup still
+hanging, a thread stopped) is marked stale too. ``close()`` returns within
+``close_timeout_s``; a lookup still running then publishes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from types import TracebackType
 from nature_callback.carbon.base import (
     CarbonIntensity,
     CarbonProvider,
+    check_g_per_kwh,
     check_seconds,
     is_finite_number,
 )
@@ -29,14 +33,20 @@ from nature_callback.carbon.cache import (
     IntensityCache,
     default_cache,
 )
+from nature_callback.carbon.http import DEFAULT_DEADLINE_S
 from nature_callback.carbon.live import LiveProvider
 from nature_callback.carbon.table import table_intensity
-from nature_callback.exceptions import CarbonWarning, ConfigurationError
+from nature_callback.exceptions import CarbonError, CarbonWarning, ConfigurationError
 
 log = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 4096
 """Values kept for :meth:`CarbonMonitor.mean_between` (42 days at one per 15 minutes)."""
+DEFAULT_CLOSE_TIMEOUT_S = 0.2
+"""Longest :meth:`CarbonMonitor.close` waits for the refresh thread. A thread between lookups
+wakes and ends at once; one inside a lookup is a daemon that ends with its request's deadline
+and publishes nothing after close, so waiting for it would only delay the end of training
+(it used to take up to 9 s)."""
 
 
 class CarbonMonitor:
@@ -49,9 +59,12 @@ class CarbonMonitor:
         refresh_interval_s: seconds between live lookups; default: the cache TTL (15 min).
         retry_interval_s: first wait after a failure (doubles, up to the refresh interval).
         max_stale_s: a last good value older than this gives way to the embedded table.
-        close_timeout_s: longest wait in :meth:`close` for an in-flight request; default:
-            the provider's connect + read timeouts + 1 s.
+        close_timeout_s: longest wait in :meth:`close` for the refresh thread (0.2 s).
         clock: wall clock stamping when each value took effect (tests pass a fake).
+
+    A live value counts as overdue, and is marked stale, once its next refresh is late by
+    more than one request deadline (``HttpConfig.deadline_s`` of a :class:`LiveProvider`,
+    10 s for other providers).
     """
 
     def __init__(self, provider: CarbonProvider, *, cache: IntensityCache | None = None,
@@ -67,11 +80,12 @@ class CarbonMonitor:
             else refresh_interval_s)
         self.retry_interval_s = check_seconds("retry_interval_s", retry_interval_s)
         self.max_stale_s = check_seconds("max_stale_s", max_stale_s)
-        if close_timeout_s is None:
-            http = getattr(provider, "http", None)
-            close_timeout_s = (http.connect_timeout_s + http.read_timeout_s + 1.0) if http \
-                else 10.0
-        self.close_timeout_s = check_seconds("close_timeout_s", close_timeout_s)
+        self.close_timeout_s = check_seconds(
+            "close_timeout_s",
+            DEFAULT_CLOSE_TIMEOUT_S if close_timeout_s is None else close_timeout_s)
+        self.overdue_grace_s = (provider.http.deadline_s if isinstance(provider, LiveProvider)
+                                else DEFAULT_DEADLINE_S)
+        """How late a refresh may be before the live value in use is marked stale."""
         self.attempts = 0
         """Live lookups finished (successful or not)."""
         self.failures = 0
@@ -80,6 +94,8 @@ class CarbonMonitor:
         """Message of the last failure (credentials redacted), None after a success."""
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
+        self._publishing = threading.Lock()
+        """Held while a lookup's outcome is published; close() waits for it, then no more."""
         self._attempted = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,9 +118,20 @@ class CarbonMonitor:
         return self._cache
 
     # ------------------------------------------------------------------ initial values
+    def _lookup(self) -> CarbonIntensity:
+        """``provider.intensity()``, checked: a CarbonError unless it is a CarbonIntensity with
+        a finite g/kWh in the plausible range (a user-written provider may return anything)."""
+        value = self.provider.intensity()
+        name = self.provider.name
+        if not isinstance(value, CarbonIntensity):
+            raise CarbonError(f"{name}.intensity() returned {type(value).__name__}, not a "
+                              "CarbonIntensity.")
+        check_g_per_kwh(value.g_per_kwh, f"{name}.intensity().g_per_kwh", CarbonError)
+        return value
+
     def _offline_value(self) -> CarbonIntensity:
         try:
-            return self.provider.intensity()
+            return self._lookup()
         except Exception as err:  # a user provider may raise anything: never into training
             return self._fallback(err)
 
@@ -124,29 +151,45 @@ class CarbonMonitor:
         """One live lookup in the calling thread; returns the value now in effect (never raises).
 
         Used by the background thread; tools and tests may call it too (calls are serialised).
+        After :meth:`close` it looks nothing up.
         """
+        return self._refresh(self._stop)
+
+    def _refresh(self, stop: threading.Event) -> CarbonIntensity:
+        """A lookup whose outcome is published unless ``stop`` (its thread's) is set by then."""
+        if stop.is_set():
+            return self.current()
         with self._refreshing:
             try:
-                value = self.provider.intensity()
+                value: CarbonIntensity | Exception = self._lookup()
             except Exception as err:  # CarbonError, or anything a user provider raises
-                adopted = self._fallback(err)
-            else:
-                self.cache.put(self.provider.cache_key, value)
-                self._last_good = CachedIntensity(value, time.time())
-                adopted = value
-                if self.last_error is not None:
-                    log.info("carbon: %s answers again.", self.provider.name)
-                self.last_error = None
-                self._consecutive_failures = 0
-            self._adopt(adopted)
-            with self._attempted:
-                self.attempts += 1
-                delay = (self.refresh_interval_s if self.last_error is None else
-                         min(self.retry_interval_s * 2 ** (self._consecutive_failures - 1),
-                             self.refresh_interval_s))
-                self._next_due = time.monotonic() + delay
-                self._attempted.notify_all()
-            return adopted
+                value = err
+            with self._publishing:
+                if stop.is_set():  # closed while the lookup ran: leave no trace
+                    return self.current()
+                return self._publish(value)
+
+    def _publish(self, value: CarbonIntensity | Exception) -> CarbonIntensity:
+        """Adopt a lookup's value (cache it) or its failure (fall back); schedule the next."""
+        if isinstance(value, Exception):
+            adopted = self._fallback(value)
+        else:
+            self.cache.put(self.provider.cache_key, value)
+            self._last_good = CachedIntensity(value, time.time())
+            adopted = value
+            if self.last_error is not None:
+                log.info("carbon: %s answers again.", self.provider.name)
+            self.last_error = None
+            self._consecutive_failures = 0
+        with self._attempted:  # value and due time change together (see _mark_overdue)
+            self.attempts += 1
+            delay = (self.refresh_interval_s if self.last_error is None else
+                     min(self.retry_interval_s * 2 ** (self._consecutive_failures - 1),
+                         self.refresh_interval_s))
+            self._next_due = time.monotonic() + delay
+            self._history.append((self.clock(), adopted))
+            self._attempted.notify_all()
+        return adopted
 
     def _fallback(self, err: Exception) -> CarbonIntensity:
         self.failures += 1
@@ -171,29 +214,45 @@ class CarbonMonitor:
         with self._lock:
             self._history.append((self.clock(), value))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _mark_overdue(self) -> None:
+        """With ``_lock`` held: if the live value in effect is past its refresh by more than
+        ``overdue_grace_s``, put it in effect again marked stale, from the moment it became
+        overdue."""
+        good = self._last_good
+        adopted_at, value = self._history[-1]
+        if good is None or value is not good.intensity:  # a stale or fallback value is in effect
+            return
+        overdue_s = time.monotonic() - self._next_due - self.overdue_grace_s
+        if overdue_s > 0:
+            self._history.append((max(self.clock() - overdue_s, adopted_at),
+                                  good.as_stale("refresh overdue")))
+            log.info("carbon: the refresh of %s is overdue; its last value is marked stale.",
+                     self.provider.name)
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             delay = self._next_due - time.monotonic()
             if delay > 0:
-                self._stop.wait(delay)
+                stop.wait(delay)
                 continue
-            self.refresh_now()
+            self._refresh(stop)
 
     # ------------------------------------------------------------------ public API
     def start(self) -> None:
         """Start background refresh (live providers only); idempotent."""
         if not self.provider.is_live or (self._thread and self._thread.is_alive()):
             return
-        self._stop.clear()
+        self._stop = threading.Event()  # a thread left over from before close() keeps its own
         if isinstance(self.provider, LiveProvider):
             self.provider.use_stop_event(self._stop)
-        self._thread = threading.Thread(target=self._run, name="nature-carbon-refresh",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(self._stop,),
+                                        name="nature-carbon-refresh", daemon=True)
         self._thread.start()
 
     def current(self) -> CarbonIntensity:
         """The value in effect now; answers from memory, never blocks on the network or raises."""
         with self._lock:
+            self._mark_overdue()
             return self._history[-1][1]
 
     def wait_for_refresh(self, attempts: int = 1, timeout_s: float = 10.0) -> bool:
@@ -215,6 +274,7 @@ class CarbonMonitor:
         if end_s < start_s:
             raise ConfigurationError(f"end_s={end_s!r} is before start_s={start_s!r}.")
         with self._lock:
+            self._mark_overdue()
             if len(self._history) == 1:  # one value all along (a fixed intensity, say)
                 return self._history[0][1]
             history = list(self._history)
@@ -233,16 +293,20 @@ class CarbonMonitor:
         return _weighted_mean(weights)
 
     def close(self) -> None:
-        """Stop background refresh and join the thread (at most ``close_timeout_s``)."""
+        """Stop background refresh; returns within ``close_timeout_s``. Nothing is published
+        after it returns: a lookup still running is left to its daemon thread and discarded."""
+        waited_until = time.monotonic() + self.close_timeout_s
         self._stop.set()
         thread, self._thread = self._thread, None
+        if self._publishing.acquire(timeout=self.close_timeout_s):  # let a publication finish
+            self._publishing.release()
         if thread is None:
             return
-        thread.join(self.close_timeout_s)
+        thread.join(max(waited_until - time.monotonic(), 0.0))
         if thread.is_alive():
-            log.warning("carbon: refresh thread still waiting on %s after %.1f s; it is a "
-                        "daemon and ends with its request.", self.provider.name,
-                        self.close_timeout_s)
+            log.info("carbon: the refresh thread is still in a lookup of %s; it is a daemon, "
+                     "ends with the request's deadline and publishes nothing.",
+                     self.provider.name)
 
     def __enter__(self) -> "CarbonMonitor":
         self.start()

@@ -1,12 +1,32 @@
-"""Validation of service payloads: expected keys, types, finite plausible numbers."""
+"""Validation of service payloads (and of the disk cache): UTF-8 JSON, expected keys, types,
+finite plausible numbers."""
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
 from nature_callback.carbon.base import check_g_per_kwh
 from nature_callback.exceptions import CarbonError
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    """``data`` decoded as UTF-8 JSON (RFC 8259; a leading BOM is skipped), else a CarbonError
+    naming ``what`` and the fault (never a UnicodeDecodeError or RecursionError)."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise CarbonError(
+            f"{what} is not UTF-8 text (invalid byte 0x{data[err.start]:02x} at offset "
+            f"{err.start}); JSON must be UTF-8.") from None
+    except json.JSONDecodeError as err:
+        raise CarbonError(f"malformed JSON in {what} ({err.msg} at offset {err.pos}).") from None
+    except RecursionError:  # the C parser's guard against unbounded nesting
+        raise CarbonError(
+            f"{what} is nested too deeply to parse (over the recursion limit "
+            f"{sys.getrecursionlimit()}); valid payloads nest a few levels.") from None
 
 
 def field(container: object, key: str | int, kind: type | tuple[type, ...], where: str) -> Any:
@@ -33,14 +53,27 @@ def intensity_field(container: object, key: str, where: str) -> float:
                            CarbonError)
 
 
+def percent_field(container: object, key: str, where: str) -> float:
+    """A finite percentile in [0, 100] from ``container[key]``."""
+    value = field(container, key, (int, float), where)
+    if not 0 <= value <= 100:  # NaN fails this too
+        raise CarbonError(f"{where}: {key}={value!r} is not a percentile in [0, 100].")
+    return float(value)
+
+
+def optional_field(container: object, key: str, kind: type | tuple[type, ...],
+                   where: str) -> Any:
+    """``container[key]`` checked like :func:`field`, or None when absent or null."""
+    if not isinstance(container, dict) or container.get(key) is None:
+        return None
+    return field(container, key, kind, where)
+
+
 def timestamp_field(container: object, key: str, where: str) -> datetime | None:
     """An ISO 8601 time (``Z`` accepted; naive times taken as UTC) or None when absent/null."""
-    value = container.get(key) if isinstance(container, dict) else None
+    value = optional_field(container, key, str, where)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise CarbonError(f"{where}: {key!r} should be an ISO 8601 string, got "
-                          f"{type(value).__name__}.")
     try:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

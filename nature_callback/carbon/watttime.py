@@ -19,7 +19,7 @@ from nature_callback.carbon.credentials import Secret, secret_from
 from nature_callback.carbon.http import HttpConfig, HttpStatusError
 from nature_callback.carbon.live import LiveProvider
 from nature_callback.carbon.location import resolve_location
-from nature_callback.carbon.payload import field, timestamp_field
+from nature_callback.carbon.payload import field, percent_field, timestamp_field
 from nature_callback.carbon.table import table_intensity
 from nature_callback.exceptions import CarbonError, ConfigurationError
 
@@ -156,9 +156,7 @@ class WattTime(LiveProvider):
     def _signal_index(self, region: str) -> CarbonIntensity:
         point, _, where = self._latest_point("/v3/signal-index", {
             "region": region, "signal_type": self.signal_type})
-        percent = field(point, "value", (int, float), where)
-        if not 0 <= percent <= 100:
-            raise CarbonError(f"{where}: value={percent!r} is not a percentile in [0, 100].")
+        percent = percent_field(point, "value", where)
         fallback = table_intensity(self._country)
         return CarbonIntensity(
             g_per_kwh=fallback.g_per_kwh,
@@ -168,5 +166,5 @@ class WattTime(LiveProvider):
             is_estimated=True,
             timestamp=timestamp_field(point, "point_time", where),
             country=self._country,
-            signal_index_percent=float(percent),
+            signal_index_percent=percent,
         )

@@ -11,15 +11,16 @@ from nature_callback.carbon import HttpConfig, IntensityCache
 from nature_callback.carbon import location as location_module
 from tests.nature_callback.carbon.fake_services import FakeService
 
-FAST = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.5, max_retries=2,
+FAST = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.5, deadline_s=0.5, max_retries=2,
                   backoff_base_s=0.01, backoff_cap_s=0.02, retry_after_cap_s=0.05,
                   max_body_bytes=4096)
-"""Limits that end every fault within one read timeout (0.5 s) or two short waits (0.1 s)."""
+"""Limits that end every fault within one read timeout or deadline (0.5 s, plus one 0.05 s
+drip interval past the deadline) or two short waits (0.1 s)."""
 
 FAULT_BOUND_S = 3.0
 """Longest a request may take under FAST, whatever the fault: over 5 times FAST's slowest
-outcome (one read timeout), and far below what an ignored limit would cost (the fake
-service's 30 s delays, a 120 s Retry-After)."""
+outcome (0.55 s), and far below what an ignored limit would cost (the fake service's 30 s
+delays, a 120 s Retry-After, a 3 s drip)."""
 
 TOKEN = "em-SECRET-tok-5f1c9a"
 WT_USER = "wt-user-SECRET-77"

@@ -28,6 +28,9 @@ class Reply:
     """Declare the full Content-Length but send only this many bytes, then close."""
     declare_length: bool = True
     """False: no Content-Length (the body ends when the connection closes)."""
+    drip_s: float | None = None
+    """Send the body one byte every ``drip_s`` seconds (a server too slow for any deadline but
+    never silent for a read timeout). Pair it with ``send_bytes`` so the drip ends by itself."""
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -108,12 +111,22 @@ class FakeService:
                         self.send_header("Content-Length", str(len(body)))
                     self.send_header("Content-Type", "application/json")
                     self.end_headers()
-                    self.wfile.write(body if reply.send_bytes is None
-                                     else body[:reply.send_bytes])
+                    sent = body if reply.send_bytes is None else body[:reply.send_bytes]
+                    if reply.drip_s is None:
+                        self.wfile.write(sent)
+                    else:
+                        self._drip(sent, reply.drip_s)
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True
+
+            def _drip(self, body: bytes, interval_s: float) -> None:
+                for index in range(len(body)):
+                    self.wfile.write(body[index:index + 1])
+                    self.wfile.flush()
+                    if service.stopping.wait(interval_s):
+                        return
 
         return Handler
 

@@ -75,6 +75,13 @@ FAULTS = {
                                        "exceeds max_body_bytes=4096"),
     "connection closed mid-response": Fault(Reply(em_latest(), send_bytes=20),
                                             "connection failed"),
+    "slow drip past the deadline": Fault(Reply(em_latest(), drip_s=0.05, send_bytes=60),
+                                         "within deadline_s=0.5 s"),  # the drip lasts 3 s
+    "invalid UTF-8": Fault(Reply(b'{"zone": "DE\xff", "carbonIntensity": 466}'),
+                           "not UTF-8 text"),
+    "deeply nested JSON": Fault(Reply(b"[" * 4000), "nested too deeply"),
+    "500 with a deeply nested body": Fault(Reply(b"[" * 4000, status=500), "HTTP 500",
+                                           requests=3),
 }
 
 
@@ -187,6 +194,36 @@ def test_stop_interrupts_the_wait_before_a_retry(service: FakeService) -> None:
     with pytest.raises(CarbonError, match="stopped while waiting to retry"):
         provider.intensity()
     assert len(service.requests_to(LATEST)) == 1
+
+
+def test_a_slow_drip_is_cut_at_the_deadline(service: FakeService) -> None:
+    # one byte every 0.05 s never trips the 0.5 s read timeout; unbounded, the drip lasts 2.5 s
+    service.route(LATEST, Reply(em_latest(), drip_s=0.05, send_bytes=50))
+    config = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.5, deadline_s=0.2)
+    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=config)
+    started = time.perf_counter()
+    with pytest.raises(CarbonError, match=r"no complete response .* within deadline_s=0.2 s"):
+        provider.intensity()
+    assert time.perf_counter() - started < 5 * (0.2 + 0.05)  # deadline + one drip interval
+
+
+DEEP = 20_000
+"""Nesting far past Python's recursion limit (1000), as a hostile or broken server may send."""
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b'{"zone": "DE", "carbonIntensity": 466, "note": "\xc3\x28"}',
+     r"not UTF-8 text \(invalid byte 0xc3 at offset 48\)"),
+    (b"[" * DEEP + b"]" * DEEP, "nested too deeply"),
+])
+def test_undecodable_bodies_raise_carbon_error(body: bytes, error: str,
+                                               service: FakeService) -> None:
+    service.route(LATEST, Reply(body))
+    config = HttpConfig(connect_timeout_s=0.5, read_timeout_s=0.5, max_body_bytes=len(body))
+    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=config)
+    with pytest.raises(CarbonError, match=error) as raised:
+        provider.intensity()
+    assert str(raised.value).startswith("electricitymaps: ")
 
 
 def test_retry_after_parsing() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from nature_callback.carbon import (
     Fixed,
     HttpConfig,
     IntensityCache,
+    LiveProvider,
     load_table,
 )
 from nature_callback.exceptions import CarbonError, CarbonWarning, ConfigurationError
@@ -36,7 +40,8 @@ def em(url: str) -> ElectricityMaps:
 
 
 class Sequence(CarbonProvider):
-    """A live provider answering from a list (or raising what the list holds)."""
+    """A live provider answering from a list: a number as a CarbonIntensity, an exception
+    raised, anything else returned as it is (as a faulty user provider might)."""
 
     name = "sequence"
 
@@ -51,8 +56,44 @@ class Sequence(CarbonProvider):
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return CarbonIntensity(float(answer), zone="DE", source=f"sequence {answer}",
-                               country="DE")
+        if isinstance(answer, (int, float)):
+            return CarbonIntensity(float(answer), zone="DE", source=f"sequence {answer}",
+                                   country="DE")
+        return answer  # type: ignore[return-value]
+
+
+class Hanging(LiveProvider):
+    """Answers 300 once, then hangs in each later lookup until released (3 s at most)."""
+
+    name = "hanging"
+
+    def __init__(self, deadline_s: float = 10.0) -> None:
+        super().__init__("https://hanging.invalid", HttpConfig(deadline_s=deadline_s))
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self._answered = False
+
+    @property
+    def country(self) -> str:
+        return "DE"
+
+    def intensity(self) -> CarbonIntensity:
+        if not self._answered:
+            self._answered = True
+            return CarbonIntensity(300.0, zone="DE", source="hanging", country="DE")
+        self.entered.set()
+        self.released.wait(3.0)
+        raise CarbonError("released")
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float = 3.0) -> bool:
+    """Poll ``condition`` every 10 ms until it is truthy; False after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_offline_provider_is_read_once_and_needs_no_thread(cache: IntensityCache) -> None:
@@ -87,20 +128,54 @@ def test_first_value_is_immediate_while_the_service_hangs(service: FakeService,
     assert monitor.current().g_per_kwh == GERMANY
 
 
-def test_close_does_not_wait_for_a_hanging_request_beyond_its_timeout(
-        service: FakeService, cache: IntensityCache) -> None:
-    service.route(LATEST, Reply(em_latest(), delay_s=30))
-    provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=SLOW_READ)
-    monitor = CarbonMonitor(provider, cache=cache, close_timeout_s=0.2)
+@pytest.mark.parametrize("hang", ["user lookup", "http request"])
+def test_close_returns_at_once_and_a_late_lookup_publishes_nothing(
+        hang: str, service: FakeService, cache: IntensityCache) -> None:
+    provider: CarbonProvider
+    if hang == "user lookup":  # answers 300, then hangs in its second lookup
+        provider = hanging = Hanging()
+        in_flight, release = hanging.entered.is_set, hanging.released.set
+    else:  # the service holds the first request (30 s; the read timeout is 5 s)
+        service.route(LATEST, Reply(em_latest(), delay_s=30))
+        provider = ElectricityMaps(token=TOKEN, zone="DE", base_url=service.url, http=SLOW_READ)
+        in_flight = functools.partial(service.requests_to, LATEST)  # truthy once it arrived
+        release = service.stopping.set  # the service drops the request
+    monitor = CarbonMonitor(provider, cache=cache, refresh_interval_s=0.01)
     monitor.start()
-    time.sleep(0.05)  # let the request start
+    assert wait_until(in_flight)
+    before = monitor.current()
     started = time.perf_counter()
-    monitor.close()  # joins for 0.2 s, not until the read timeout (5 s)
-    assert time.perf_counter() - started < 2.0
-    assert monitor.current().g_per_kwh == GERMANY
-    service.stopping.set()  # the server drops the held request: the daemon thread ends
-    with pytest.warns(CarbonWarning, match="connection failed"):
-        assert monitor.wait_for_refresh(timeout_s=5)
+    monitor.close()  # the default join (0.2 s), not the 3 or 5 s the lookup may still take
+    assert time.perf_counter() - started < 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        release()  # the lookup now fails ...
+        assert wait_until(lambda: refresh_threads() == 0)
+    assert not caught  # ... and the closed monitor says and records nothing of it
+    assert monitor.current() is before and monitor.failures == 0
+
+
+def test_a_live_value_is_marked_stale_once_its_refresh_is_overdue(
+        cache: IntensityCache) -> None:
+    provider = Hanging(deadline_s=0.15)
+    monitor = CarbonMonitor(provider, cache=cache, refresh_interval_s=0.05)
+    started = time.time()
+    monitor.start()
+    try:
+        assert monitor.wait_for_refresh(timeout_s=3.0)
+        live = monitor.current()  # overdue only 0.05 + 0.15 s after its fetch
+        assert (live.g_per_kwh, live.is_stale) == (300.0, False)
+        assert provider.entered.wait(3.0)
+        time.sleep(1.0)  # 5 times those 0.2 s
+        overdue = monitor.current()
+        assert (overdue.g_per_kwh, overdue.is_stale) == (300.0, True)
+        assert overdue.source.startswith("hanging; stale, fetched ")
+        assert overdue.source.endswith("refresh overdue")
+        assert monitor.mean_between(started, time.time()).is_stale
+    finally:
+        monitor.close()
+        provider.released.set()
+    assert wait_until(lambda: refresh_threads() == 0)
 
 
 def test_background_refresh_replaces_the_table_value(service: FakeService,
@@ -144,12 +219,11 @@ def test_offline_restart_uses_an_old_cached_value_marked_stale(tmp_path: Path) -
     assert too_old.current().g_per_kwh == GERMANY
 
 
-def test_unreadable_cache_file_is_ignored(tmp_path: Path,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_unreadable_cache_file_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "carbon_intensity.json").write_text("{not json")
-    monitor = CarbonMonitor(em("https://api.example.org"), cache=IntensityCache(tmp_path))
+    with pytest.warns(CarbonWarning, match="malformed JSON"):
+        monitor = CarbonMonitor(em("https://api.example.org"), cache=IntensityCache(tmp_path))
     assert monitor.current().g_per_kwh == GERMANY
-    assert "Ignoring unreadable carbon cache" in caplog.text
 
 
 def test_memory_only_cache_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,6 +242,53 @@ def test_a_user_provider_raising_anything_never_escapes(cache: IntensityCache) -
     assert monitor.refresh_now().g_per_kwh == GERMANY
     assert monitor.last_error == "down"
     assert monitor.refresh_now().g_per_kwh == 300.0 and monitor.last_error is None
+
+
+def intensity_of(g_per_kwh: object) -> CarbonIntensity:
+    """A value as a faulty provider may build it (the dataclass checks nothing)."""
+    return CarbonIntensity(g_per_kwh, zone="DE", source="sequence",  # type: ignore[arg-type]
+                           country="DE")
+
+
+@pytest.mark.parametrize(("answer", "error"), [
+    (intensity_of(float("nan")), "g_per_kwh=nan is not a finite number"),
+    (intensity_of(float("inf")), "g_per_kwh=inf is not a finite number"),
+    (intensity_of(-500.0), "g_per_kwh=-500.0 is outside the plausible range"),
+    (intensity_of(1e308), "g_per_kwh=1e+308 is outside the plausible range"),
+    (intensity_of("abc"), "g_per_kwh='abc' is not a finite number"),
+    ("300", "returned str, not a CarbonIntensity"),
+    (None, "returned NoneType, not a CarbonIntensity"),
+])
+def test_an_invalid_value_from_a_user_provider_is_a_failed_lookup(
+        answer: object, error: str, cache: IntensityCache) -> None:
+    monitor = CarbonMonitor(Sequence(300, answer, answer), cache=cache)
+    assert monitor.refresh_now().g_per_kwh == 300.0
+    with pytest.warns(CarbonWarning) as record:
+        kept = monitor.refresh_now()
+        monitor.refresh_now()
+    assert len(record) == 1 and error in str(record[0].message)
+    assert (kept.g_per_kwh, kept.is_stale) == (300.0, True) and monitor.current() == kept
+    assert error in monitor.last_error
+    assert cache.get("sequence|DE").intensity.g_per_kwh == 300.0  # never cached
+
+
+def test_an_invalid_first_value_falls_back_to_the_table(cache: IntensityCache) -> None:
+    monitor = CarbonMonitor(Sequence(intensity_of(float("nan"))), cache=cache)
+    with pytest.warns(CarbonWarning, match="not a finite number"):
+        used = monitor.refresh_now()
+    assert used.g_per_kwh == GERMANY and "fallback, sequence unavailable" in used.source
+
+
+def test_an_offline_user_provider_returning_nan_falls_back(cache: IntensityCache) -> None:
+    class Broken(CarbonProvider):
+        is_live = False
+
+        def intensity(self) -> CarbonIntensity:
+            return intensity_of(float("nan"))
+
+    with pytest.warns(CarbonWarning, match="not a finite number"):
+        monitor = CarbonMonitor(Broken(), cache=cache)
+    assert monitor.current().zone == "WORLD"
 
 
 def test_offline_user_provider_failing_at_once_falls_back(cache: IntensityCache) -> None:

@@ -80,3 +80,31 @@ def test_secret_repr_and_missing_key_message() -> None:
     with pytest.raises(ConfigurationError) as error:
         secret_from(None, "ELECTRICITYMAPS_API_KEY", "token")
     assert "ELECTRICITYMAPS_API_KEY" in str(error.value)
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_keys_never_reach_a_proxy_over_plain_http(variable: str, service: FakeService,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    proxy = FakeService()  # a real HTTP server on 127.0.0.1 recording the headers it receives
+    try:
+        monkeypatch.setenv(variable, proxy.url)
+        for fake, value in ((service, 300.0), (proxy, 999.0)):
+            fake.route("/v3/carbon-intensity/latest", Reply(em_latest(value)))
+            fake.route("/login", Reply({"token": BEARER}))
+            fake.route("/v3/forecast", Reply(wt_points(value / 0.45359237)))
+        base_url = service.url.replace("127.0.0.1", "localhost")  # as a local mirror is named
+        electricity = ElectricityMaps(token=TOKEN, zone="DE", base_url=base_url, http=FAST)
+        watt = WattTime(WT_USER, WT_PASSWORD, "CAISO_NORTH", country="US", base_url=base_url,
+                        http=FAST)
+        assert electricity.intensity().g_per_kwh == 300.0
+        assert watt.intensity().g_per_kwh == pytest.approx(300.0)
+    finally:
+        proxy.close()
+    assert proxy.requests == []  # so no key either, in any header
+    assert service.requests_to("/v3/carbon-intensity/latest")[0].headers["auth-token"] == TOKEN
+    assert "Authorization" in service.requests_to("/login")[0].headers
