@@ -179,7 +179,10 @@ def main() -> None:
     quiet_lightning()
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", module="codecarbon")
-    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+    if CODECARBON:
+        import codecarbon  # noqa: F401  (it sets its logger's level on import)
+
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
     arms = ["without", "empty", "nature"] + (["codecarbon"] if CODECARBON else [])
     splits = load_digits_splits(seed=0)
     times_s: dict[str, list[float]] = {arm: [] for arm in arms}

@@ -36,7 +36,7 @@ read -r base_count base_mb < <(measure empty "")
 read -r core_count core_mb < <(measure core "$project")
 read -r demo_count demo_mb < <(measure demo "$project[demo]")
 
-echo "$("$python" --version), pip $("$work/empty/bin/pip" --version | cut -d' ' -f2); " \
+echo "$("$python" --version), pip $("$work/empty/bin/pip" --version | cut -d' ' -f2);" \
      "empty venv: $base_count distributions, $base_mb MB (subtracted below)"
 printf '%-32s %14s %18s\n' "install" "distributions" "site-packages (MB)"
 printf '%-32s %14d %18d\n' "pip install ." $((core_count - base_count)) $((core_mb - base_mb))
