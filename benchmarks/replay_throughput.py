@@ -16,7 +16,7 @@ set is run for T steps, interleaved (A B A B ...) so machine noise hits every va
 * ``replay, full + hold``: the same, the constant-input first layer read once per inference.
 
 Each replay is timed from the built crossbar network (mapping is a one-off, timed separately).
-Target (issue 5): replay with energy accounting and non-idealities ≤ 2× plain inference.
+Target: replay with energy accounting and non-idealities ≤ 2× plain inference.
 
     python benchmarks/replay_throughput.py --repeats 5 --timesteps 32
     python benchmarks/replay_throughput.py --device cuda

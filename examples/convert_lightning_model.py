@@ -19,8 +19,8 @@ import torch
 
 import spiking
 from nature_callback._lightning import pl
-from nature_callback.demo.training import DigitsClassifier
 from nature_callback.demo.digits import load_digits_splits
+from nature_callback.demo.training import DigitsClassifier
 from spiking.lightning import SpikingConversionCallback
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import spiking
 from nature_callback import NatureCallback
 from nature_callback._lightning import pl
-from nature_callback.demo.training import train_stage
 from nature_callback.demo.digits import load_digits_splits
+from nature_callback.demo.training import train_stage
 from neuromorphic_sim import digital_reference, map_model, presets, replay, side_by_side, sweep
 
 SWEEPS = {

@@ -17,7 +17,7 @@ from nature_callback.metric import (
     forecast_co2e_kg,
     wall_to_plant_factor,
 )
-from nature_callback.records import KINDS, EpochRecord
+from nature_callback.records import KINDS, EpochRecord, StepRecord, WindowRecord
 
 STATE_VERSION = 2
 """Version of ``state_dict``; version 1 (with ``records`` as dicts and ``open_epoch``) loads too."""
@@ -73,6 +73,9 @@ class Accounting:
         self._epochs_energy_j = 0.0
         self._epochs_co2e_g = 0.0
         self._any_estimated = False
+        self.window_records: list[WindowRecord] = []
+        self._windows_energy_j = 0.0
+        self._windows_co2e_g = 0.0
 
     @property
     def factor(self) -> float:
@@ -128,6 +131,53 @@ class Accounting:
         self._add(record)
         return record
 
+    def close_window(self, name: str, vector: list[float], *, window_time_s: float,
+                     intensity: CarbonIntensity) -> WindowRecord:
+        """Turn a (reduced) ``epoch_vector`` of a named window into its record and add it."""
+        hardware_j = sum(vector[: len(KINDS)])
+        self.commit_gap(vector[len(KINDS): len(KINDS) + 2])
+        energy_j = hardware_j * self.factor
+        record = WindowRecord(
+            name=name, index=sum(1 for r in self.window_records if r.name == name),
+            window_time_s=window_time_s,
+            power_w=hardware_j / window_time_s if window_time_s > 0 else 0.0,
+            energy_j=energy_j, co2e_g=co2e_g(energy_j, intensity.g_per_kwh),
+            carbon_intensity_g_per_kwh=intensity.g_per_kwh, estimated=vector[-1] > 0,
+            carbon_source=intensity.source)
+        self._add_window(record)
+        return record
+
+    def _add_window(self, record: WindowRecord) -> None:
+        self.window_records.append(record)
+        self._windows_energy_j += record.energy_j
+        self._windows_co2e_g += record.co2e_g
+        self._any_estimated = self._any_estimated or record.estimated
+
+    def step_record(self, *, step: int, hardware_j: float, epoch_time_s: float,
+                    intensity: CarbonIntensity) -> StepRecord:
+        """The run's figures part-way through the open epoch (nothing is added)."""
+        terms = epoch_terms(epoch=len(self.records), hardware_energy_j=hardware_j,
+                            epoch_time_s=epoch_time_s, pue=self.pue, grid_loss=self.grid_loss,
+                            carbon_intensity_g_per_kwh=intensity.g_per_kwh)
+        energy_j = self.energy_j + terms.epoch_energy_j
+        co2e_kg = self.co2e_kg + terms.epoch_co2e_g / 1000.0
+        return StepRecord(step=step, epoch=len(self.records), epoch_time_s=epoch_time_s,
+                          power_w=terms.power_w, energy_j=energy_j, co2e_kg=co2e_kg,
+                          nature_energy_j=self.n_exp * energy_j,
+                          nature_co2e_kg=self.n_exp * co2e_kg)
+
+    def windows_summary(self) -> dict[str, dict[str, float]]:
+        """Per window name: count, time_s, energy_j, co2e_kg."""
+        totals: dict[str, dict[str, float]] = {}
+        for record in self.window_records:
+            entry = totals.setdefault(record.name, dict.fromkeys(
+                ("count", "time_s", "energy_j", "co2e_kg"), 0.0))
+            entry["count"] += 1
+            entry["time_s"] += record.window_time_s
+            entry["energy_j"] += record.energy_j
+            entry["co2e_kg"] += record.co2e_g / 1000.0
+        return totals
+
     def _record(self, terms: Any, **extra: Any) -> EpochRecord:
         energy_j = self.energy_j + terms.epoch_energy_j
         co2e_kg = self.co2e_kg + terms.epoch_co2e_g / 1000.0
@@ -172,14 +222,19 @@ class Accounting:
         return self.a_hw_g * self.factor + co2e_g(self.extra_energy_j, self.start_g_per_kwh)
 
     @property
+    def windows_energy_j(self) -> float:
+        """Energy of the named windows so far (J), PUE and grid loss included."""
+        return self._windows_energy_j
+
+    @property
     def energy_j(self) -> float:
-        """The run's bracket so far: A + Σ epoch energy (J)."""
-        return self.a_energy_j + self._epochs_energy_j
+        """The run's energy so far: A + named windows + Σ epoch energy (J)."""
+        return self.a_energy_j + self._windows_energy_j + self._epochs_energy_j
 
     @property
     def co2e_kg(self) -> float:
-        """The run's carbon so far (kg CO2e), A included."""
-        return (self.a_co2e_g + self._epochs_co2e_g) / 1000.0
+        """The run's carbon so far (kg CO2e), A and named windows included."""
+        return (self.a_co2e_g + self._windows_co2e_g + self._epochs_co2e_g) / 1000.0
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self, open_epoch: OpenEpoch | None = None) -> dict[str, Any]:
@@ -189,6 +244,7 @@ class Accounting:
             "pue": self.pue,
             "grid_loss": self.grid_loss,
             "records": [record.to_dict() for record in self.records],
+            "windows": [record.to_dict() for record in self.window_records],
             "a_hw_j": self.a_hw_j + self._pending_gap_j,
             "a_hw_g": self.a_hw_g + self._pending_gap_g,
             "open_epoch": open_epoch.to_dict() if open_epoch else None,
@@ -202,6 +258,10 @@ class Accounting:
         self._any_estimated = False
         for data in state.get("records", []):
             self._add(EpochRecord.from_dict(data))
+        self.window_records = []
+        self._windows_energy_j = self._windows_co2e_g = 0.0
+        for data in state.get("windows", []):
+            self._add_window(WindowRecord.from_dict(data))
         self.a_hw_j = float(state.get("a_hw_j", 0.0))
         self.a_hw_g = float(state.get("a_hw_g", 0.0))
         self._pending_gap_j = self._pending_gap_g = 0.0

@@ -20,7 +20,7 @@ from typing import IO, Any
 from nature_callback.exceptions import LedgerError, LedgerLockedError, NatureWarning
 from nature_callback.files import atomic_write_json, compact_json
 from nature_callback.ledger import RunLedger
-from nature_callback.records import EpochRecord, RunSummary
+from nature_callback.records import EpochRecord, RunSummary, StepRecord, WindowRecord
 from nature_callback.run_files import RunFiles
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,15 @@ def _open_no_follow(path: str, flags: int) -> int:
     return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
 
 
-def epoch_line(record: EpochRecord) -> str:
-    """One epoch as a line of the JSON Lines file."""
-    return compact_json({"type": "epoch", **record.to_dict()}) + "\n"
+Record = EpochRecord | WindowRecord | StepRecord
+
+LINE_TYPES: dict[type, str] = {EpochRecord: "epoch", WindowRecord: "window", StepRecord: "step"}
+"""The ``type`` of each record's line in the JSON Lines file."""
+
+
+def record_line(record: Record) -> str:
+    """One record as a line of the JSON Lines file."""
+    return compact_json({"type": LINE_TYPES[type(record)], **record.to_dict()}) + "\n"
 
 
 class Recorder:
@@ -83,9 +89,9 @@ class Recorder:
         self.retry_thread: threading.Thread | None = None
         """The thread writing the final row after a lock, if one was needed."""
 
-    def begin(self, header: dict[str, Any], records: Sequence[EpochRecord],
+    def begin(self, header: dict[str, Any], records: Sequence[Record],
               summary: RunSummary) -> None:
-        """Start the epochs file (header, then the epochs a resumed run carries), write the
+        """Start the epochs file (header, then the records a resumed run carries), write the
         first summary and the ledger row. Called again (a resume), it starts the file anew."""
         self._close_epochs_file()
         try:
@@ -96,7 +102,7 @@ class Recorder:
             self._epochs_file = open(self.files.epochs, "w", encoding="utf-8",  # noqa: SIM115
                                      opener=_open_no_follow)
             self._epochs_file.write(compact_json({"type": "header", **header}) + "\n")
-            self._epochs_file.writelines(epoch_line(record) for record in records)
+            self._epochs_file.writelines(record_line(record) for record in records)
             self._epochs_file.flush()
         except OSError as err:
             self._report("epochs", self.files.epochs, err)
@@ -108,12 +114,12 @@ class Recorder:
         """Whether a ledger row met another process's lock and waits to be written."""
         return self._pending_row is not None
 
-    def append(self, record: EpochRecord) -> None:
-        """Append one epoch's line and flush it to the operating system (no fsync)."""
+    def append(self, record: Record) -> None:
+        """Append one record's line and flush it to the operating system (no fsync)."""
         if self._epochs_file is None:
             return
         try:
-            self._epochs_file.write(epoch_line(record))
+            self._epochs_file.write(record_line(record))
             self._epochs_file.flush()
         except OSError as err:
             self._report("epochs", self.files.epochs, err)

@@ -1,4 +1,5 @@
-"""What the tracker produces: one record per epoch and a run summary."""
+"""What the tracker produces: one record per epoch, per named window and per logged step,
+and a run summary."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class EpochRecord:
     terms: EpochTerms
     """T, E, U, R, the epoch's energy and carbon."""
     energy_j: float
-    """The run's bracket so far: A + Σ epoch_energy_j."""
+    """The run's energy so far: A + named windows + Σ epoch_energy_j."""
     co2e_kg: float
     """The run's CO2e so far, A included."""
     nature_energy_j: float
@@ -108,6 +109,72 @@ class EpochRecord:
         return cls(**values)
 
 
+WINDOW_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+"""A named window's name is part of metric names: lower-case letters, digits, underscores."""
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    """One named window (validation, evaluation, inference, ...): its energy and carbon,
+    recorded under its name, beside the epochs and A."""
+
+    name: str
+    index: int
+    """How many windows of this name came before it in the run."""
+    window_time_s: float
+    power_w: float
+    """Mean hardware power over the window."""
+    energy_j: float
+    """Its energy with PUE and grid loss: hardware energy × PUE / (1 − λ)."""
+    co2e_g: float
+    carbon_intensity_g_per_kwh: float
+    estimated: bool = False
+    carbon_source: str = ""
+
+    def metrics(self) -> dict[str, float]:
+        """``nature/<name>_time_s``, ``_power_w``, ``_energy_j``, ``_co2e_g``."""
+        return _prefixed({f"{self.name}_time_s": self.window_time_s,
+                          f"{self.name}_power_w": self.power_w,
+                          f"{self.name}_energy_j": self.energy_j,
+                          f"{self.name}_co2e_g": self.co2e_g})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (JSON friendly)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "WindowRecord":
+        """Rebuild a record written by ``to_dict``."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The running figures at one optimizer step inside an epoch (``log_every_n_steps``)."""
+
+    step: int
+    epoch: int
+    epoch_time_s: float
+    """Time of the epoch so far."""
+    power_w: float
+    """Mean hardware power of the epoch so far."""
+    energy_j: float
+    """The run's energy so far, the epoch's part included."""
+    co2e_kg: float
+    nature_energy_j: float
+    nature_co2e_kg: float
+
+    def metrics(self) -> dict[str, float]:
+        """The running totals under the epoch metrics' names, for a logger's step axis."""
+        return _prefixed({"power_w": self.power_w, "energy_j": self.energy_j,
+                          "co2e_kg": self.co2e_kg, "nature_energy_j": self.nature_energy_j,
+                          "nature_co2e_kg": self.nature_co2e_kg})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (JSON friendly)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """The run as a whole (no per-epoch list): ``nature_summary.json`` and the ledger row."""
@@ -125,7 +192,12 @@ class RunSummary:
     """Where N_exp came from: ``parameter``, ``ledger`` or ``fallback`` (ledger unreadable)."""
     epochs: int
     a_energy_j: float
-    """A: energy outside epoch windows, scaled by PUE and grid loss, plus extra_energy_j."""
+    """A: energy outside epochs and named windows, scaled by PUE and grid loss, plus
+    extra_energy_j."""
+    windows_energy_j: float
+    """Energy of the named windows (validation, evaluation, ...), scaled likewise."""
+    windows: dict[str, dict[str, float]]
+    """Per window name: count, time_s, energy_j, co2e_kg."""
     energy_j: float
     co2e_kg: float
     nature_energy_j: float

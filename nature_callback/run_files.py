@@ -1,7 +1,8 @@
 """A run's record files, their names and how to read them back.
 
 * ``nature_epochs.jsonl``: one compact JSON object per line, a header first (run id, config,
-  meters, carbon source), then one line per epoch, appended as each epoch ends.
+  meters, carbon source), then one line per epoch, named window (``"type": "window"``) or
+  logged step (``"type": "step"``), appended as each ends.
 * ``nature_summary.json``: the run's totals and metadata (no per-epoch list), replaced
   atomically at the start, at the end, on a crash and on an interrupt.
 
@@ -22,6 +23,9 @@ SUMMARY_FILENAME = "nature_summary.json"
 EPOCHS_FILENAME = "nature_epochs.jsonl"
 FORMAT_VERSION = 1
 """Version of the header line's layout."""
+
+LINE_TYPES = ("epoch", "window", "step")
+"""The record lines after the header."""
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024
 """A record file larger than this is not a record: 256 MiB is over a million epochs."""
@@ -52,6 +56,10 @@ class RunRecord:
     """The epochs file's first line (None when there is no epochs file)."""
     epochs: list[dict[str, Any]] = field(default_factory=list)
     """One dict per epoch (``EpochRecord.to_dict()``)."""
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    """One dict per named window (``WindowRecord.to_dict()``)."""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """One dict per logged step (``StepRecord.to_dict()``)."""
     skipped_lines: int = 0
     """Lines of the epochs file that were not valid JSON (a torn last line after a kill)."""
 
@@ -86,10 +94,12 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def read_epochs(path: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
-    """The header, the epoch lines and the number of unreadable lines of a JSON Lines file."""
+def read_lines(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, list[dict[str, Any]]],
+                                          int]:
+    """The header, the records by line type (``epoch``, ``window``, ``step``) and the number
+    of unreadable lines of a JSON Lines file."""
     header: dict[str, Any] | None = None
-    epochs: list[dict[str, Any]] = []
+    records: dict[str, list[dict[str, Any]]] = {kind: [] for kind in LINE_TYPES}
     skipped = 0
     for line in _read_text(Path(path)).splitlines():
         if not line.strip():
@@ -99,15 +109,14 @@ def read_epochs(path: str | Path) -> tuple[dict[str, Any] | None, list[dict[str,
         except (json.JSONDecodeError, RecursionError):
             skipped += 1
             continue
-        if not isinstance(item, dict):
-            skipped += 1
-        elif item.get("type") == "header":
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "header":
             header = item
-        elif item.get("type") == "epoch":
-            epochs.append({key: value for key, value in item.items() if key != "type"})
+        elif kind in records:
+            records[kind].append({key: value for key, value in item.items() if key != "type"})
         else:
             skipped += 1
-    return header, epochs, skipped
+    return header, records, skipped
 
 
 def read_run(path: str | Path) -> RunRecord:
@@ -128,6 +137,8 @@ def read_run(path: str | Path) -> RunRecord:
     if not files.summary.exists() and not files.epochs.exists():
         raise RecordError(f"no {SUMMARY_FILENAME} or {EPOCHS_FILENAME} at {target}.")
     summary = read_summary(files.summary) if files.summary.exists() else None
-    header, epochs, skipped = (read_epochs(files.epochs) if files.epochs.exists()
-                               else (None, [], 0))
-    return RunRecord(summary=summary, header=header, epochs=epochs, skipped_lines=skipped)
+    if not files.epochs.exists():
+        return RunRecord(summary=summary, header=None)
+    header, records, skipped = read_lines(files.epochs)
+    return RunRecord(summary=summary, header=header, epochs=records["epoch"],
+                     windows=records["window"], steps=records["step"], skipped_lines=skipped)

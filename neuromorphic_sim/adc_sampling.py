@@ -36,9 +36,7 @@ import torch
 
 TAIL_THRESHOLDS = (2.5, 3.5)
 """t₁ < … < t_m, in units of σ. A speed setting, not a model parameter: any increasing
-positive thresholds give the same distribution. On the digits CNN's pixel layer (2.5, 3.5),
-(2.0, 3.0), (2.5, 3.5, 4.5) and (3.0,) ran within run-to-run noise of each other; (2.5,)
-alone and (1.5, 2.5, 3.5) were ~15 % slower."""
+positive thresholds give the same distribution."""
 
 
 @dataclass(frozen=True)

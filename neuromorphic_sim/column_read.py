@@ -10,12 +10,11 @@ once), instead of one draw per cell. The ADC converts ``clamp(round(I + σZ), 0,
 decode (:mod:`neuromorphic_sim.column_decode`) shifts, adds and subtracts the codes back into
 outputs.
 
-Inputs are sparse (8 % of the word lines of the digits CNN's second layer carry a spike), so
-the weighted sums are ``embedding_bag`` sums over the active rows of each (row, group) rather
-than dense matrix products, and a read runs in chunks of rows whose currents, noise and codes
-stay in cache. A read repeated on the same inputs (a constant input over time steps) splits
-its conversions once and then draws noise only where it can change a code
-(:mod:`neuromorphic_sim.adc_sampling`).
+Spiking inputs are sparse (few word lines carry a spike at any step), so the weighted sums
+are ``embedding_bag`` sums over the active rows of each (row, group) rather than dense matrix
+products, and a read runs in chunks of rows whose currents, noise and codes stay in cache. A
+read repeated on the same inputs (a constant input over time steps) splits its conversions once
+and then draws noise only where it can change a code (:mod:`neuromorphic_sim.adc_sampling`).
 """
 
 from __future__ import annotations
@@ -39,8 +38,7 @@ from neuromorphic_sim.mapping import MappedMatrix
 
 CHUNK_CONVERSIONS = 1 << 19
 """Conversions per chunk of a single read: its currents, noise and codes (2 MiB each) stay in
-cache (measured on the digits CNN's second layer: noise, ADC and decode 1.8× faster than in
-one pass over the whole batch)."""
+cache, which is faster than one pass over the whole batch."""
 SPLIT_CHUNK_CONVERSIONS = 1 << 21
 """Conversions per chunk of a split for repeated reads (fewer, larger chunks: less Python
 overhead per read)."""

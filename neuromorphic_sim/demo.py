@@ -19,7 +19,7 @@ from neuromorphic_sim.report import ReplayReport, format_energy
 from neuromorphic_sim.sweep import SweepPoint, SweepResult, sweep
 
 DEMO_SAMPLES = 64
-"""Test samples replayed by the demo (a subsample, said in its output, to stay within seconds)."""
+"""Test samples replayed by the demo (a subsample, said in its output, to keep the demo short)."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,7 @@ def crossbar_stage(
     """Replay the ANN and the SNN of ``spiking_model`` on ``config``, sweep one parameter (T by
     default: energy grows with T, accuracy too), draw the side-by-side figure into ``out_dir``.
 
-    ``splits`` has a ``test`` dataset (``nature_callback.demo.digits.DigitsSplits``). Runs in a few
-    seconds on two cores with the default subsample.
+    ``splits`` has a ``test`` dataset (``nature_callback.demo.digits.DigitsSplits``).
     """
     torch.manual_seed(0)
     test = splits.test

@@ -23,8 +23,8 @@ def quantile_size_limited() -> bool:
     """Whether this torch's ``quantile`` refuses inputs above 2^24 elements.
 
     Older releases raise ``RuntimeError: quantile() input tensor is too large``; torch 2.14 does
-    not. Probed once per process (about 0.2 s), only when a percentile calibration batch is larger
-    than the limit.
+    not. Probed once per process, only when a percentile calibration batch is larger than the
+    limit.
     """
     try:
         torch.quantile(torch.zeros(1).expand(PERCENTILE_ELEMENT_LIMIT + 1), 0.5)

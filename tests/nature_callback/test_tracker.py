@@ -226,7 +226,7 @@ def test_a_file_that_fails_mid_run_warns_once_and_the_rest_is_written(
         calls += 1
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(recorder, "epoch_line", failing_line)
+    monkeypatch.setattr(recorder, "record_line", failing_line)
     with pytest.warns(NatureWarning, match="No space left") as caught:
         for _ in range(3):
             with tracker.epoch():
@@ -401,7 +401,7 @@ def test_auto_gpus_meter_nothing_on_cpu_and_the_device_once_cuda_is_used(
 
     monkeypatch.setattr(NatureTracker, "_meters_for", meters_for)
     in_use: list[int] | None = None
-    monkeypatch.setattr(tracker_module, "_cuda_device_in_use", lambda: in_use)
+    monkeypatch.setattr(tracker_module, "cuda_device_in_use", lambda: in_use)
     tracker = NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=False, clock=clock)
     with tracker:
         with tracker.epoch():  # a CPU-only epoch: no GPU charged
