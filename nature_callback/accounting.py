@@ -153,14 +153,20 @@ class Accounting:
         self._windows_co2e_g += record.co2e_g
         self._any_estimated = self._any_estimated or record.estimated
 
-    def step_record(self, *, step: int, hardware_j: float, epoch_time_s: float,
-                    intensity: CarbonIntensity) -> StepRecord:
-        """The run's figures part-way through the open epoch (nothing is added)."""
+    def pending_gap_vector(self) -> list[float]:
+        """The gap not yet summed over ranks, as [J, g] (it stays pending)."""
+        return [self._pending_gap_j, self._pending_gap_g]
+
+    def step_record(self, *, step: int, hardware_j: float, gap_vector: list[float],
+                    epoch_time_s: float, intensity: CarbonIntensity) -> StepRecord:
+        """The run's figures part-way through the open epoch, with the (reduced) pending gap;
+        nothing is added."""
         terms = epoch_terms(epoch=len(self.records), hardware_energy_j=hardware_j,
                             epoch_time_s=epoch_time_s, pue=self.pue, grid_loss=self.grid_loss,
                             carbon_intensity_g_per_kwh=intensity.g_per_kwh)
-        energy_j = self.energy_j + terms.epoch_energy_j
-        co2e_kg = self.co2e_kg + terms.epoch_co2e_g / 1000.0
+        gap_j, gap_g = gap_vector
+        energy_j = self.energy_j + terms.epoch_energy_j + gap_j * self.factor
+        co2e_kg = self.co2e_kg + (terms.epoch_co2e_g + gap_g * self.factor) / 1000.0
         return StepRecord(step=step, epoch=len(self.records), epoch_time_s=epoch_time_s,
                           power_w=terms.power_w, energy_j=energy_j, co2e_kg=co2e_kg,
                           nature_energy_j=self.n_exp * energy_j,

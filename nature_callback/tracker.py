@@ -482,10 +482,12 @@ class NatureTracker:
         if self._epoch.running and self._window is None:
             for kind, energy_j in self._reader.by_kind(self._reader.peek()).items():
                 kind_j[kind] += energy_j
-        hardware_j = sum(self.distributed.reduce([kind_j[kind] for kind in KINDS]))
+        vector = self.distributed.reduce(
+            [sum(kind_j.values()), *self._accounting.pending_gap_vector()])
         now_s, now_wall_s = self.clock.monotonic_s(), self.clock.wall_s()
         record = self._accounting.step_record(
-            step=step, hardware_j=hardware_j, epoch_time_s=self._epoch.elapsed_s(now_s),
+            step=step, hardware_j=vector[0], gap_vector=vector[1:],
+            epoch_time_s=self._epoch.elapsed_s(now_s),
             intensity=self._intensity_between(self._epoch.start_wall_s, now_wall_s))
         self._append(record)
         return record

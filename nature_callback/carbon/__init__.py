@@ -2,7 +2,7 @@
 
 Typical use (what the tracker does)::
 
-    provider = resolve_provider("DE")          # or ElectricityMaps(), UKGrid(), WattTime(...)
+    provider = resolve_provider("DE")          # or "aws:eu-west-1", ElectricityMaps(), ...
     monitor = CarbonMonitor(provider)
     monitor.start()                            # background refresh for live providers
     value = monitor.mean_between(t0, t1)       # the intensity of one epoch
@@ -14,6 +14,12 @@ from __future__ import annotations
 
 from nature_callback.carbon.base import CarbonIntensity, CarbonProvider
 from nature_callback.carbon.cache import IntensityCache, default_cache
+from nature_callback.carbon.cloud import (
+    CloudRegion,
+    cloud_region_provider,
+    find_cloud_region,
+    load_cloud_regions,
+)
 from nature_callback.carbon.electricitymaps import ElectricityMaps
 from nature_callback.carbon.fixed import Fixed
 from nature_callback.carbon.http import HttpConfig
@@ -42,6 +48,7 @@ __all__ = [
     "CarbonIntensity",
     "CarbonMonitor",
     "CarbonProvider",
+    "CloudRegion",
     "CountryRow",
     "ElectricityMaps",
     "EmbeddedTable",
@@ -55,9 +62,12 @@ __all__ = [
     "WORLD_AVERAGE_G_PER_KWH",
     "WORLD_GRID_LOSS",
     "WattTime",
+    "cloud_region_provider",
     "country_from_timezone",
     "default_cache",
+    "find_cloud_region",
     "grid_loss_for",
+    "load_cloud_regions",
     "load_table",
     "locate_by_ip",
     "resolve_location",

@@ -104,6 +104,17 @@ class CarbonProvider(ABC):
         """Identifies this provider's location and endpoint in caches; never holds a secret."""
         return f"{self.name}|{self.country or 'WORLD'}"
 
+    def offline_fallback(self, note: str = "") -> CarbonIntensity:
+        """The embedded table's value for this provider's country (the world row if none).
+
+        What the monitor uses until a live provider first answers, or after a failure with no
+        recent value to keep; ``note`` (why) is appended to the source label. A provider may
+        label it further (a cloud region names itself).
+        """
+        from nature_callback.carbon.table import table_intensity  # table imports this module
+
+        return table_intensity(self.country, note=note)
+
     def describe(self) -> dict[str, Any]:
         """Settings to record as run hyperparameters (never a secret)."""
         return {"provider": self.name, "country": self.country}

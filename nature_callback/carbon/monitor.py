@@ -138,8 +138,7 @@ class CarbonMonitor:
     def _initial_live_value(self) -> CarbonIntensity:
         cached = self.cache.get(self.provider.cache_key)
         if cached is None or cached.age_s() > self.max_stale_s:
-            return table_intensity(self.provider.country,
-                                   note=f"until {self.provider.name} answers")
+            return self._table_value(f"until {self.provider.name} answers")
         self._last_good = cached
         if self.cache.is_fresh(cached):
             self._next_due = time.monotonic() + self.cache.ttl_s - cached.age_s()
@@ -200,7 +199,7 @@ class CarbonMonitor:
         if good is not None and good.age_s() <= self.max_stale_s:
             value = good.as_stale(why)
         else:
-            value = table_intensity(self.provider.country, note=f"fallback, {why}")
+            value = self._table_value(f"fallback, {why}")
         if not self._warned:
             self._warned = True
             warnings.warn(f"Carbon intensity: {self.provider.name} failed ({self.last_error}); "
@@ -209,6 +208,17 @@ class CarbonMonitor:
         else:
             log.debug("carbon: %s failed again (%s).", self.provider.name, self.last_error)
         return value
+
+    def _table_value(self, note: str) -> CarbonIntensity:
+        """The provider's embedded-table value (``offline_fallback``), else the table's own."""
+        try:
+            value = self.provider.offline_fallback(note)
+            if isinstance(value, CarbonIntensity):
+                check_g_per_kwh(value.g_per_kwh, "offline_fallback().g_per_kwh", CarbonError)
+                return value
+        except Exception:  # a user provider may override it badly: never into training
+            pass
+        return table_intensity(self.provider.country, note=note)
 
     def _adopt(self, value: CarbonIntensity) -> None:
         with self._lock:

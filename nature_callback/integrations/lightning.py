@@ -72,6 +72,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
         progress_bar: bool = True,
         verbose: bool = True,
         monitorable: Literal["auto", "totals", "all"] = "auto",
+        log_every_n_steps: int | None = None,
     ) -> None:
         self.config = NatureConfig(
             pue=pue, grid_loss=grid_loss, n_exp=n_exp, extra_energy_j=extra_energy_j,
@@ -84,10 +85,23 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             raise ConfigurationError(
                 f"monitorable={monitorable!r} is invalid: pass \"auto\", \"totals\" or \"all\"."
             )
+        if log_every_n_steps is not None and (
+                isinstance(log_every_n_steps, bool) or not isinstance(log_every_n_steps, int)
+                or log_every_n_steps < 1):
+            raise ConfigurationError(
+                f"log_every_n_steps={log_every_n_steps!r} is invalid: give a positive number of "
+                "optimizer steps, or None to log once per epoch.")
+        self.log_every_n_steps = log_every_n_steps
         self.monitorable = monitorable
         self.progress_bar = progress_bar
         self.verbose = verbose
         self.tracker: NatureTracker | None = None
+        """The fit's tracker."""
+        self.stage_tracker: NatureTracker | None = None
+        """The tracker of a ``validate``, ``test`` or ``predict`` run outside fit."""
+        self.budgets: list[Any] = []
+        """``CarbonBudget`` callbacks told of each epoch's record (they register themselves)."""
+        self._last_step_logged = -1
         self._pending_state: dict[str, Any] | None = None
         self._through_log: frozenset[str] = frozenset()
         """Metric names sent through ``LightningModule.log_dict`` in this fit."""
@@ -101,21 +115,33 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
 
     # ------------------------------------------------------------------ set-up
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        """Build and start the tracker for this fit (a second fit continues the totals)."""
-        if stage != "fit" or (self.tracker is not None and self.tracker.status == "running"):
+        """Build and start the tracker for this fit (a second fit continues the totals), or
+        for a ``validate``, ``test`` or ``predict`` run (records in ``nature_<stage>/``)."""
+        stage = str(getattr(stage, "value", stage))  # Lightning passes a str enum
+        if stage != "fit":
+            output_dir = (self.config.output_dir or _log_dir(trainer)) / f"nature_{stage}"
+            self.stage_tracker = self._tracker(trainer, output_dir, planned_epochs=None).start()
+            return
+        if self.tracker is not None and self.tracker.status == "running":
             return
         if self.tracker is not None:
             self._pending_state = self.tracker.state_dict()
-        config = dataclasses.replace(
-            self.config, planned_epochs=_planned_epochs(trainer),
-            output_dir=self.config.output_dir or _log_dir(trainer))
-        tracker = NatureTracker.from_config(
-            config, carbon=self.provider, gpus=_gpu_indices(trainer),
-            node_level=trainer.local_rank == 0, distributed=_distributed(trainer))
+        tracker = self._tracker(trainer, self.config.output_dir or _log_dir(trainer),
+                                planned_epochs=_planned_epochs(trainer))
+        tracker.params = _hyperparameters(pl_module)
         if self._pending_state is not None:
             tracker.load_state_dict(self._pending_state)
             self._pending_state = None
+        self._last_step_logged = -1
         self.tracker = tracker.start()
+
+    def _tracker(self, trainer: Any, output_dir: Path, planned_epochs: int | None
+                 ) -> NatureTracker:
+        config = dataclasses.replace(self.config, planned_epochs=planned_epochs,
+                                     output_dir=output_dir)
+        return NatureTracker.from_config(
+            config, carbon=self.provider, gpus=_gpu_indices(trainer),
+            node_level=trainer.local_rank == 0, distributed=_distributed(trainer))
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         """Choose what goes through ``log_dict``; log the run's hyperparameters."""
@@ -173,6 +199,69 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             direct.update(self._detail_to_log(detail))
             for logger in trainer.loggers:
                 logger.log_metrics(direct, step=trainer.global_step)
+        for budget in self.budgets:
+            budget.after_epoch(trainer, self.tracker)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        """Every ``log_every_n_steps`` optimizer steps: the running figures."""
+        step = trainer.global_step
+        if (self.log_every_n_steps is None or self.tracker is None
+                or not self.tracker.epoch_is_open or step == self._last_step_logged
+                or step % self.log_every_n_steps != 0):
+            return
+        self._last_step_logged = step
+        self._publish(trainer, self.tracker.step(step).metrics())
+
+    def _publish(self, trainer: Any, metrics: dict[str, float]) -> None:
+        """Metrics to ``trainer.callback_metrics`` and (rank zero) every logger."""
+        trainer.callback_metrics.update(
+            {name: torch.tensor(value) for name, value in metrics.items()})
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=trainer.global_step)
+
+    # ------------------------------------------------------------------ named windows
+    def _open_window(self, trainer: Any, name: str) -> None:
+        tracker = self.stage_tracker if self._in_stage() else self.tracker
+        if tracker is not None and tracker.status == "running" and not tracker.window_is_open:
+            tracker.start_window(name)
+
+    def _in_stage(self) -> bool:
+        return self.stage_tracker is not None and self.stage_tracker.status == "running"
+
+    def _close_window(self, trainer: Any) -> None:
+        for tracker in (self.stage_tracker, self.tracker):
+            if tracker is not None and tracker.status == "running" and tracker.window_is_open:
+                self._publish(trainer, tracker.end_window().metrics())
+                return
+
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        """Validation is a named window (``sanity_check`` before training)."""
+        self._open_window(trainer, "sanity_check" if trainer.sanity_checking else "validation")
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        """Close the validation window and log its figures."""
+        self._close_window(trainer)
+
+    def on_test_start(self, trainer: Any, pl_module: Any) -> None:
+        """``trainer.test`` is a named window."""
+        self._open_window(trainer, "test")
+
+    def on_test_end(self, trainer: Any, pl_module: Any) -> None:
+        """Close the test window and log its figures."""
+        self._close_window(trainer)
+
+    def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
+        """``trainer.predict`` is a named window."""
+        self._open_window(trainer, "predict")
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        """Close the predict window (its figures go to the record files)."""
+        for tracker in (self.stage_tracker, self.tracker):
+            if tracker is not None and tracker.status == "running" and tracker.window_is_open:
+                tracker.end_window()
+                return
 
     def _detail_to_log(self, detail: dict[str, float]) -> dict[str, float]:
         """Power per kind and device every epoch; the carbon flags at the first epoch and on a
@@ -198,8 +287,11 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             )
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        """Write the partial record of a crashed or interrupted fit."""
-        if self.tracker is not None:
+        """Write the partial record of a crashed or interrupted run."""
+        if self._in_stage():
+            assert self.stage_tracker is not None
+            self.stage_tracker.abort(exception)
+        if self.tracker is not None and self.tracker.status == "running":
             summary = self.tracker.abort(exception)
             if trainer.is_global_zero:
                 log.warning("training stopped (%s); partial energy record written to %s "
@@ -207,8 +299,14 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
                             summary.epochs, summary.energy_j)
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        """A fit that ends without ``on_fit_end`` is recorded as crashed."""
-        if stage == "fit" and self.tracker is not None and self.tracker.status == "running":
+        """A fit that ends without ``on_fit_end`` is recorded as crashed; the run of another
+        stage ends here."""
+        if stage != "fit":
+            if self._in_stage():
+                assert self.stage_tracker is not None
+                self.stage_tracker.stop()
+            return
+        if self.tracker is not None and self.tracker.status == "running":
             self.tracker.abort(RuntimeError("teardown before the end of fit"))
 
     # ------------------------------------------------------------------ checkpoints
@@ -224,6 +322,15 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             self.tracker.load_state_dict(state_dict)
         else:
             self._pending_state = dict(state_dict)
+
+
+def _hyperparameters(pl_module: Any) -> dict[str, Any]:
+    """The LightningModule's saved hyperparameters as plain JSON values (others as text)."""
+    params: dict[str, Any] = {}
+    for name, value in dict(getattr(pl_module, "hparams", {}) or {}).items():
+        plain = isinstance(value, (bool, int, float, str)) or value is None
+        params[str(name)] = value if plain else repr(value)
+    return params
 
 
 def _monitored_names(trainer: Any) -> set[str]:

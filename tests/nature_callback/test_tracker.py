@@ -414,3 +414,79 @@ def test_auto_gpus_meter_nothing_on_cpu_and_the_device_once_cuda_is_used(
     assert first.power_by_kind_w == {"cpu": pytest.approx(80.0), "dram": pytest.approx(20.0)}
     assert second.power_by_kind_w["gpu"] == pytest.approx(300.0)
     assert second.terms.power_w == pytest.approx(400.0)
+
+
+def test_a_named_window_inside_an_epoch_is_recorded_apart_and_pauses_the_epoch(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as tracker:
+        clock.advance(0.5)  # A
+        with tracker.epoch():
+            clock.advance(2.0)
+            with tracker.window("validation"):
+                clock.advance(1.0)
+            clock.advance(1.0)
+        with tracker.window("inference"):  # outside epochs: not in A
+            clock.advance(3.0)
+    (epoch,) = tracker.records
+    assert epoch.terms.epoch_time_s == pytest.approx(3.0)  # validation's second left out
+    assert epoch.terms.epoch_energy_j == pytest.approx(300.0 * FACTOR, rel=1e-9)
+    validation, inference = tracker.window_records
+    assert (validation.name, validation.window_time_s) == ("validation", pytest.approx(1.0))
+    assert validation.energy_j == pytest.approx(100.0 * FACTOR, rel=1e-9)
+    assert validation.power_w == pytest.approx(100.0)
+    assert inference.energy_j == pytest.approx(300.0 * FACTOR, rel=1e-9)
+    assert tracker.a_energy_j == pytest.approx(50.0 * FACTOR, rel=1e-9)
+    assert tracker.energy_j == pytest.approx((50.0 + 300.0 + 400.0) * FACTOR, rel=1e-9)
+    run = read_run(tmp_path / "rec")
+    assert [w["name"] for w in run.windows] == ["validation", "inference"]
+    assert run.summary is not None
+    assert run.summary["windows"]["inference"]["energy_j"] == pytest.approx(
+        300.0 * FACTOR, rel=1e-9)
+    assert run.summary["windows_energy_j"] == pytest.approx(400.0 * FACTOR, rel=1e-9)
+    assert validation.metrics()["nature/validation_energy_j"] == validation.energy_j
+
+
+def test_window_names_and_nesting_are_checked(tmp_path: Path) -> None:
+    with make_tracker(tmp_path, FakeClock()) as tracker:
+        with pytest.raises(ConfigurationError, match="Validation Loss"):
+            tracker.start_window("Validation Loss")
+        with tracker.window("a"):
+            with pytest.raises(NatureError, match="close it first"):
+                tracker.start_window("b")
+        with pytest.raises(NatureError, match="without start_window"):
+            tracker.end_window()
+
+
+def test_step_records_show_the_running_epoch_without_closing_it(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as tracker:
+        with tracker.epoch():
+            clock.advance(1.0)
+            first = tracker.step(10)
+            clock.advance(1.0)
+            second = tracker.step(20)
+    assert (first.epoch, first.epoch_time_s) == (0, pytest.approx(1.0))
+    assert first.power_w == pytest.approx(100.0)
+    assert second.energy_j - first.energy_j == pytest.approx(100.0 * FACTOR, rel=1e-9)
+    (epoch,) = tracker.records
+    assert epoch.energy_j == pytest.approx(second.energy_j, rel=1e-9)  # same figures at the end
+    assert [s["step"] for s in read_run(tmp_path / "rec").steps] == [10, 20]
+    with pytest.raises(NatureError, match="outside an epoch"):
+        tracker.step(30)
+
+
+def test_state_taken_during_validation_keeps_the_epoch_and_puts_the_window_in_a(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    with make_tracker(tmp_path, clock) as first:
+        with first.epoch():
+            clock.advance(2.0)
+            with first.window("validation"):
+                clock.advance(1.0)
+                state = first.state_dict()
+    assert state["open_epoch"]["epoch_time_s"] == pytest.approx(2.0)
+    assert state["open_epoch"]["hardware_energy_j"] == pytest.approx(200.0)
+    assert state["a_hw_j"] == pytest.approx(100.0)  # the open window's energy so far

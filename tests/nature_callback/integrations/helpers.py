@@ -87,10 +87,11 @@ def _module_class(namespace: Any) -> type:
         """y = Σx with a small MLP; moves the fake clock and can fail mid-run."""
 
         def __init__(self, clock: FakeClock | None, crash_at_epoch: int | None,
-                     interrupt: bool) -> None:
+                     interrupt: bool, val_step_s: float) -> None:
             super().__init__()
             self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
             self.clock = clock
+            self.val_step_s = val_step_s
             self.crash_at_epoch = crash_at_epoch
             self.interrupt = interrupt
 
@@ -109,6 +110,8 @@ def _module_class(namespace: Any) -> type:
             return nn.functional.mse_loss(self.net(x), y)
 
         def validation_step(self, batch: Any, batch_idx: int) -> None:
+            if self.clock is not None:
+                self.clock.advance(self.val_step_s)
             x, y = batch
             self.log("val_loss", nn.functional.mse_loss(self.net(x), y))
 
@@ -122,10 +125,12 @@ _CLASSES = {namespace.__name__: _module_class(namespace) for namespace in NAMESP
 
 
 def make_module(clock: FakeClock | None = None, namespace: Any = DEFAULT,
-                crash_at_epoch: int | None = None, interrupt: bool = False) -> Any:
+                crash_at_epoch: int | None = None, interrupt: bool = False,
+                val_step_s: float = 0.0) -> Any:
     """A regression LightningModule of ``namespace``; ``clock`` (the ``fake_clock`` fixture)
-    advances ``STEP_S`` per step and ``SETUP_S`` at the start of fit."""
-    return _CLASSES[namespace.__name__](clock, crash_at_epoch, interrupt)
+    advances ``STEP_S`` per step, ``SETUP_S`` at the start of fit and ``val_step_s`` per
+    validation step."""
+    return _CLASSES[namespace.__name__](clock, crash_at_epoch, interrupt, val_step_s)
 
 
 def _dataset(samples: int) -> TensorDataset:

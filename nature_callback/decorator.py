@@ -1,0 +1,59 @@
+"""``track``: measure each call of a function as a run with one named window.
+
+    @track(carbon="DE", project="inference")
+    def predict(batch):
+        ...
+
+Each call is one run: its records go to ``<output_dir>/<window>_<time>/`` (``output_dir``
+defaults to ``nature_logs``) and its ledger row to the run ledger. ``predict.last_run`` holds
+the last call's ``RunSummary``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from nature_callback.tracker import NatureTracker
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_OUTPUT_DIR = Path("nature_logs")
+
+
+def _window_name(function_name: str) -> str:
+    """A function's name as a window name: lower case, other characters as underscores."""
+    return re.sub(r"[^a-z0-9_]", "_", function_name.lower()) or "call"
+
+
+def track(function: F | None = None, *, window: str | None = None,
+          **tracker_options: Any) -> Any:
+    """Decorate a function so that each call is measured by a ``NatureTracker`` (options as
+    for ``NatureTracker``; ``output_dir`` is the folder the runs' folders go in)."""
+    base_dir = Path(tracker_options.pop("output_dir", None) or DEFAULT_OUTPUT_DIR)
+    NatureTracker(**tracker_options, output_dir=base_dir)  # every option checked now
+
+    def decorate(target: F) -> F:
+        name = window or _window_name(target.__name__)
+
+        @functools.wraps(target)
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S_%f")
+            tracker = NatureTracker(**tracker_options, output_dir=base_dir / f"{name}_{stamp}")
+            with tracker:
+                with tracker.window(name):
+                    result = target(*args, **kwargs)
+            measured.last_run = tracker.summary()  # type: ignore[attr-defined]
+            return result
+
+        measured.last_run = None  # type: ignore[attr-defined]
+        return measured  # type: ignore[return-value]
+
+    return decorate(function) if function is not None else decorate
+
+
+__all__ = ["track"]
