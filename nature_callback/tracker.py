@@ -220,7 +220,8 @@ class NatureTracker:
         initialised CUDA in this process."""
         torch = sys.modules.get("torch")
         readings = self._reader.readings.values() if self._reader else ()
-        if (torch is None or not any(r.kind == "gpu" for r in readings)
+        if (torch is None
+                or not any(r.kind == "gpu" and r.source != "unmetered" for r in readings)
                 or not torch.cuda.is_initialized()):
             return []
         if isinstance(self._gpus, list):
@@ -407,7 +408,8 @@ class NatureTracker:
             intensity=self._intensity_between(epoch.start_wall_s, self._boundary_wall_s),
             power_by_device_w={device: j / epoch_time_s for device, j in epoch.device_j.items()}
             if per_device else None,
-            metered_kinds=frozenset(d.kind for d in self._reader.readings.values()),
+            metered_kinds=frozenset(d.kind for d in self._reader.readings.values()
+                                    if d.source != "unmetered"),
         )
 
     @contextlib.contextmanager

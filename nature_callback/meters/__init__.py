@@ -6,7 +6,9 @@ from nature_callback.meters.base import (
     EnergyMeter,
     MeterGroup,
     NullMeter,
+    Scope,
     Source,
+    UnmeteredMeter,
 )
 from nature_callback.meters.cpu_tdp import (
     CPU_TDP_TABLE,
@@ -16,7 +18,15 @@ from nature_callback.meters.cpu_tdp import (
     cpu_model_name,
     lookup_tdp,
 )
-from nature_callback.meters.cuda_visible import GpuIdentity, VisibleGpu, select_gpus, visible_gpus
+from nature_callback.meters.cuda_visible import (
+    GpuIdentity,
+    MigSlice,
+    RefusedGpu,
+    VisibleGpu,
+    parse_visible_devices,
+    select_gpus,
+    visible_gpus,
+)
 from nature_callback.meters.estimate import DRAM_W_PER_GB, CpuEstimateMeter, DramEstimateMeter
 from nature_callback.meters.factory import MeterConfig, build_meters
 from nature_callback.meters.nvml import NvmlMeter, NvmlProbe, probe_nvml
@@ -42,6 +52,7 @@ __all__ = [
     "EnergyMeter",
     "GpuIdentity",
     "MeterConfig",
+    "MigSlice",
     "MeterGroup",
     "NullMeter",
     "NvmlMeter",
@@ -50,11 +61,15 @@ __all__ = [
     "RaplMeter",
     "RaplProbe",
     "RaplZone",
+    "RefusedGpu",
+    "Scope",
     "Source",
+    "UnmeteredMeter",
     "VisibleGpu",
     "build_meters",
     "cpu_model_name",
     "lookup_tdp",
+    "parse_visible_devices",
     "probe_nvml",
     "probe_rapl",
     "rapl_permission_help",

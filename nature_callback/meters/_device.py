@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nature_callback.meters.base import DeviceEnergy, DeviceKind, Source
+from nature_callback.meters.base import DeviceEnergy, DeviceKind, Scope, Source
 
 
 @dataclass
@@ -18,11 +18,21 @@ class DeviceState:
     description: str
     """Model name and method."""
     source: Source
-    """``measured`` or ``estimated``."""
+    """``measured``, ``estimated`` or ``unmetered``."""
     energy_j: float = 0.0
     """Joules since the meter's ``start()``."""
     ok: bool = True
     """False once the device failed; ``energy_j`` is then no longer updated."""
+    scope: Scope = "device"
+    """What the figure covers (see ``DeviceEnergy.scope``)."""
+    failed_reads: int = 0
+    """Reads that failed and were retried."""
+    interpolated_j: float = 0.0
+    """Part of ``energy_j`` bridged from instantaneous power (see ``DeviceEnergy``)."""
+    update_period_s: float | None = None
+    """The hardware counter's update period, where measured."""
+    uuid: str = ""
+    """NVML UUID of a GPU."""
 
     def reading(self) -> DeviceEnergy:
         """An immutable snapshot."""
@@ -33,4 +43,9 @@ class DeviceState:
             energy_j=self.energy_j,
             source=self.source,
             ok=self.ok,
+            scope=self.scope,
+            failed_reads=self.failed_reads,
+            interpolated_j=self.interpolated_j,
+            update_period_s=self.update_period_s,
+            uuid=self.uuid,
         )

@@ -14,8 +14,13 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Literal
 
-Source = Literal["measured", "estimated"]
-"""Where a figure comes from: read from a hardware counter/sensor, or modelled."""
+Source = Literal["measured", "estimated", "unmetered"]
+"""Where a figure comes from: read from a hardware counter/sensor, modelled, or nothing at all
+(``unmetered``: a device the run uses that cannot be metered here; its ``energy_j`` is 0.0)."""
+
+Scope = Literal["device", "module"]
+"""What a figure covers: the device its key names (a GPU board with its memory, a CPU
+package, ...), or a whole superchip module (GH200/GB200: GPU, Grace CPU and memory)."""
 
 DeviceKind = Literal["gpu", "cpu", "dram", "other"]
 """What a device is; cpu and dram are node-level (shared by every rank of a node)."""
@@ -36,7 +41,27 @@ class DeviceEnergy:
     source: Source
     """``measured`` or ``estimated``."""
     ok: bool = True
-    """False once the device failed; ``energy_j`` then stays at its last good value."""
+    """False once the device failed (``energy_j`` then stays at its last good value), and for
+    ``unmetered`` entries."""
+    scope: Scope = "device"
+    """What ``energy_j`` covers; ``module``: the GPU's counter includes the superchip's CPU."""
+    failed_reads: int = 0
+    """Reads that failed since ``start()`` and were retried (transient errors, readings ≤ 0)."""
+    interpolated_j: float = 0.0
+    """The part of ``energy_j`` not yet in the hardware counter: instantaneous power × the time
+    since the counter last moved (≥ 0). ``energy_j - interpolated_j`` is the counter's own
+    difference since ``start()``; a window's interpolated share is the difference of this field."""
+    update_period_s: float | None = None
+    """How often the hardware counter moves, where measured; windows shorter than this rest
+    largely on ``interpolated_j``."""
+    uuid: str = ""
+    """NVML UUID of a GPU (``GPU-...``); empty for other devices."""
+
+    @property
+    def covers_cpu(self) -> bool:
+        """True when this figure already includes the CPU (superchip module scope): a CPU
+        estimate of the same process would count it twice."""
+        return self.scope == "module" and self.source == "measured"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly)."""
@@ -80,6 +105,26 @@ class NullMeter(EnergyMeter):
     def read(self) -> list[DeviceEnergy]:
         """No devices, no energy."""
         return []
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class UnmeteredMeter(EnergyMeter):
+    """Devices the run uses that cannot be metered here, listed explicitly (``source=
+    "unmetered"``, 0 J, ``ok=False``) so that a record says so instead of lacking them."""
+
+    def __init__(self, devices: list[tuple[str, DeviceKind]], description: str) -> None:
+        self.readings = [DeviceEnergy(device=device, kind=kind, description=description,
+                                      energy_j=0.0, source="unmetered", ok=False)
+                         for device, kind in devices]
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def read(self) -> list[DeviceEnergy]:
+        """The unmetered entries, always 0 J."""
+        return list(self.readings)
 
     def stop(self) -> None:
         """Nothing to stop."""

@@ -1,29 +1,38 @@
-"""Map the GPUs this process sees (torch's device indices) to NVML's devices.
+"""Which GPUs this process sees: ``CUDA_VISIBLE_DEVICES`` read the way CUDA reads it.
 
-CUDA numbers the GPUs a process can see 0..n-1 after ``CUDA_VISIBLE_DEVICES``
-has filtered and reordered them; NVML numbers every GPU of the machine in PCI
-bus order and ignores that variable. This module translates one into the other,
-with no I/O (the caller passes the environment value and NVML's device list).
+CUDA numbers the GPUs a process can see 0..n-1 after ``CUDA_VISIBLE_DEVICES`` has
+filtered and reordered them; NVML numbers every GPU of the machine in PCI bus
+order and ignores that variable. This module turns the variable and NVML's device
+list into the GPUs behind ``cuda:0``, ``cuda:1``, ... with no I/O. The meter prefers
+torch's own answer (each device's UUID, see ``_gpu_select``); this is the fallback
+where torch is not in use.
 
-Entries of ``CUDA_VISIBLE_DEVICES`` understood here:
+The rules are CUDA's, as PyTorch mirrors them (``torch.cuda._parse_visible_devices``
+and ``_transform_uuid_to_ordinals``, torch 2.x):
 
-* an integer: NVML index (NVML's PCI bus order; see ``order_may_differ``);
-* ``GPU-<uuid>``, whole or any unambiguous prefix, case-insensitive;
-* a PCI bus id ``[domain:]bus:device.function`` (hexadecimal), e.g. ``0000:3b:00.0``;
-* a negative integer: as in CUDA, it ends the list (``-1`` hides every GPU).
+* unset: every GPU; empty: none;
+* a list starting with ``GPU-``: UUIDs, whole or any unambiguous prefix; a list
+  starting with ``MIG-``: MIG instances; otherwise integers read like C's ``strtoul``
+  (``"1gpu2,2"`` is ``1,2``);
+* the first entry that cannot be read ends the list (``"0,1,"`` is ``0,1``; ``-1``
+  hides every GPU; an unknown or ambiguous UUID, an index past the last GPU, an
+  entry of the other kind); a GPU named twice makes the list empty.
 
-Anything else (an unknown index or UUID, an ambiguous prefix, a MIG instance
-``MIG-...``) raises ``ConfigurationError`` naming the entry: metering the wrong
-GPU, or silently none, would be worse than stopping before training starts.
+Nothing here raises: CUDA itself starts with such a list, so training does too.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Sequence, Union
 
 from nature_callback.exceptions import ConfigurationError
+
+UUID_PREFIX = "GPU-"
+"""NVML's UUID of a whole GPU: ``GPU-`` + the CUDA UUID (``nvidia-smi -L`` prints both)."""
+MIG_PREFIX = "MIG-"
+"""NVML's UUID of a MIG instance (R470+; older drivers: ``MIG-GPU-<uuid>/<gi>/<ci>``)."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ class GpuIdentity:
     """One physical GPU as NVML enumerates it."""
 
     nvml_index: int
-    """Index in NVML's (PCI bus) order."""
+    """Index in NVML's (PCI bus) order; -1 where NVML did not say."""
     uuid: str
     """``GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx``."""
     pci_bus_id: str
@@ -42,6 +51,25 @@ class GpuIdentity:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class RefusedGpu:
+    """A GPU NVML counts but cannot open (``NO_PERMISSION`` under device cgroups, ...)."""
+
+    nvml_index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class MigSlice:
+    """A MIG instance named in ``CUDA_VISIBLE_DEVICES`` (or by torch)."""
+
+    uuid: str
+
+
+VisibleDevice = Union[GpuIdentity, RefusedGpu, MigSlice]
+"""What stands behind one ``cuda:<i>``."""
 
 
 @dataclass(frozen=True)
@@ -63,114 +91,129 @@ class VisibleGpu:
         return {"visible_index": self.visible_index, "identity": self.identity.to_dict()}
 
 
-_PCI_RE = re.compile(
-    r"^(?:(?P<domain>[0-9a-f]{1,8}):)?(?P<bus>[0-9a-f]{1,2}):(?P<dev>[0-9a-f]{1,2})\.(?P<fn>[0-7])$"
-)
+@dataclass(frozen=True)
+class VisibleSpec:
+    """``CUDA_VISIBLE_DEVICES`` parsed: what kind of entries, which ones, where it stopped."""
+
+    kind: Literal["all", "index", "uuid", "mig"]
+    entries: tuple[int, ...] | tuple[str, ...] = ()
+    ended_at: str | None = None
+    """A non-empty entry that ended the list early (worth telling the user); None otherwise."""
 
 
-def _pci_key(bus_id: str) -> tuple[int, int, int, int] | None:
-    match = _PCI_RE.match(bus_id.strip().lower())
-    if match is None:
-        return None
-    return (
-        int(match["domain"] or "0", 16),
-        int(match["bus"], 16),
-        int(match["dev"], 16),
-        int(match["fn"], 16),
-    )
+def _strtoul(text: str) -> int:
+    """The integer ``text`` starts with, or -1 (as CUDA's parser, through torch's mirror)."""
+    match = re.match(r"[+-]?\d+", text)
+    return int(match.group()) if match else -1
 
 
-def _fix_hint(entry: str, gpus: Sequence[GpuIdentity]) -> str:
-    known = ", ".join(f"{g.nvml_index}: {g.uuid} ({g.pci_bus_id}, {g.name})" for g in gpus) or "none"
-    return (
-        f"CUDA_VISIBLE_DEVICES entry {entry!r} does not name a GPU NVML knows. "
-        f"NVML's GPUs: {known}. Fix CUDA_VISIBLE_DEVICES, or pass gpus=None to train "
-        "without GPU metering."
-    )
+def _ends_quietly(entry: str) -> bool:
+    """An empty entry (``"0,1,"``) or a negative index (``-1``) ends the list on purpose."""
+    return re.fullmatch(r"\s*(-\d.*)?", entry) is not None
 
 
-def _match_entry(entry: str, gpus: Sequence[GpuIdentity]) -> GpuIdentity:
-    text = entry.strip()
-    if text.upper().startswith("MIG-"):
-        raise ConfigurationError(
-            f"CUDA_VISIBLE_DEVICES entry {entry!r} is a MIG instance: NVML's energy and power "
-            "readings cover the whole GPU, so a MIG slice cannot be metered on its own. "
-            "Pass gpus=None to train without GPU metering."
-        )
-    if re.fullmatch(r"\d+", text):
-        index = int(text)
-        if index < len(gpus):
-            return gpus[index]
-        raise ConfigurationError(_fix_hint(entry, gpus))
-    if text.upper().startswith("GPU-") and len(text) > 4:
-        matches = [g for g in gpus if g.uuid.upper().startswith(text.upper())]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise ConfigurationError(
-                f"CUDA_VISIBLE_DEVICES entry {entry!r} is a UUID prefix shared by "
-                f"{', '.join(g.uuid for g in matches)}; give more of the UUID."
-            )
-        raise ConfigurationError(_fix_hint(entry, gpus))
-    key = _pci_key(text)
-    if key is not None:
-        for gpu in gpus:
-            if _pci_key(gpu.pci_bus_id) == key:
-                return gpu
-    raise ConfigurationError(_fix_hint(entry, gpus))
-
-
-def visible_gpus(cuda_visible_devices: str | None, gpus: Sequence[GpuIdentity]) -> list[GpuIdentity]:
-    """NVML devices in the order this process numbers them (index i is torch's ``cuda:i``)."""
-    if cuda_visible_devices is None:
-        return list(gpus)
-    visible: list[GpuIdentity] = []
-    if not cuda_visible_devices.strip():
-        return visible
-    for entry in cuda_visible_devices.split(","):
-        if re.fullmatch(r"\s*-\d+\s*", entry):
+def parse_visible_devices(value: str | None) -> VisibleSpec:
+    """``CUDA_VISIBLE_DEVICES`` as CUDA reads it (see the module docstring)."""
+    if value is None:
+        return VisibleSpec("all")
+    for prefix, kind in ((UUID_PREFIX, "uuid"), (MIG_PREFIX, "mig")):
+        if value.startswith(prefix):
+            names: list[str] = []
+            ended_at = None
+            for entry in value.split(","):
+                if entry in names:
+                    return VisibleSpec(kind, ())
+                if not entry.startswith(prefix):
+                    ended_at = None if _ends_quietly(entry) else entry
+                    break
+                names.append(entry)
+            return VisibleSpec(kind, tuple(names), ended_at)  # type: ignore[arg-type]
+    indices: list[int] = []
+    ended_at = None
+    for entry in value.split(","):
+        index = _strtoul(entry.strip())
+        if index in indices:
+            return VisibleSpec("index", ())
+        if index < 0:
+            ended_at = None if _ends_quietly(entry) else entry
             break
-        gpu = _match_entry(entry, gpus)
+        indices.append(index)
+    return VisibleSpec("index", tuple(indices), ended_at)
+
+
+def _match_uuid(candidate: str, gpus: Sequence[GpuIdentity]) -> GpuIdentity | None:
+    """The one GPU whose UUID starts with ``candidate``; None if none or several."""
+    matches = [g for g in gpus if g.uuid.startswith(candidate)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_visible(spec: VisibleSpec, devices: Sequence[GpuIdentity | RefusedGpu]
+                    ) -> tuple[list[VisibleDevice], str | None]:
+    """The devices behind ``cuda:0``, ``cuda:1``, ... and the entry that ended the list early.
+
+    ``devices`` is NVML's list in NVML order, refused GPUs included. Unset: the GPUs NVML
+    can open (a GPU refused through device cgroups is hidden from CUDA as well); integers
+    name NVML positions, a refused GPU kept at its place (the user named it).
+    """
+    if spec.kind == "all":
+        return [d for d in devices if isinstance(d, GpuIdentity)], None
+    if spec.kind == "mig":
+        return [MigSlice(str(entry)) for entry in spec.entries], spec.ended_at
+    visible: list[VisibleDevice] = []
+    if spec.kind == "index":
+        for index in spec.entries:
+            if int(index) >= len(devices):
+                return visible, str(index)
+            visible.append(devices[int(index)])
+        return visible, spec.ended_at
+    known = [d for d in devices if isinstance(d, GpuIdentity)]
+    for candidate in spec.entries:
+        gpu = _match_uuid(str(candidate), known)
+        if gpu is None:
+            return visible, str(candidate)
         if gpu in visible:
-            raise ConfigurationError(
-                f"CUDA_VISIBLE_DEVICES={cuda_visible_devices!r} names GPU {gpu.uuid} twice; "
-                "list each GPU once."
-            )
+            return [], None
         visible.append(gpu)
-    return visible
+    return visible, spec.ended_at
 
 
-def select_gpus(
-    requested: Literal["visible"] | Sequence[int], visible: Sequence[GpuIdentity]
-) -> list[VisibleGpu]:
-    """The requested visible indices (or all of them) with their NVML devices."""
+def visible_gpus(cuda_visible_devices: str | None,
+                 devices: Sequence[GpuIdentity | RefusedGpu]) -> list[VisibleDevice]:
+    """The devices this process numbers 0..n-1 (index i is torch's ``cuda:i``)."""
+    return resolve_visible(parse_visible_devices(cuda_visible_devices), devices)[0]
+
+
+def check_requested(requested: Literal["visible"] | Sequence[int], count: int) -> list[int]:
+    """The visible indices asked for; an index this process does not see is a
+    ``ConfigurationError`` (the caller asked for a GPU that does not exist)."""
     if requested == "visible":
-        return [VisibleGpu(i, gpu) for i, gpu in enumerate(visible)]
-    selected = []
-    for index in requested:
-        if not 0 <= index < len(visible):
-            raise ConfigurationError(
-                f"gpus={list(requested)!r} is invalid: this process sees {len(visible)} GPU(s) "
-                f"(visible indices 0..{len(visible) - 1}), so GPU {index} does not exist. "
-                "Check CUDA_VISIBLE_DEVICES or pass gpus='visible'."
-            )
-        selected.append(VisibleGpu(index, visible[index]))
-    return selected
+        return list(range(count))
+    missing = [index for index in requested if not 0 <= index < count]
+    if missing:
+        raise ConfigurationError(
+            f"gpus={list(requested)!r} is invalid: this process sees {count} GPU(s) "
+            f"(visible indices 0..{count - 1}), so GPU {missing[0]} does not exist. "
+            "Check CUDA_VISIBLE_DEVICES or pass gpus='visible'."
+        )
+    return list(requested)
 
 
-def order_may_differ(
-    cuda_device_order: str | None, cuda_visible_devices: str | None, gpus: Sequence[GpuIdentity]
-) -> bool:
+def select_gpus(requested: Literal["visible"] | Sequence[int],
+                visible: Sequence[VisibleDevice]) -> list[tuple[int, VisibleDevice]]:
+    """The requested visible indices (or all of them) with the device behind each."""
+    return [(index, visible[index]) for index in check_requested(requested, len(visible))]
+
+
+def order_may_differ(cuda_device_order: str | None, spec: VisibleSpec,
+                     gpus: Sequence[GpuIdentity]) -> bool:
     """True when integer GPU indices may mean other GPUs to CUDA than to NVML.
 
     CUDA numbers GPUs fastest first unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; NVML
     uses PCI bus order. With GPUs of one model the two orders agree, with mixed
-    models they may not. UUIDs and PCI bus ids are unambiguous.
+    models they may not. UUIDs are unambiguous.
     """
     if (cuda_device_order or "").strip().upper() == "PCI_BUS_ID":
         return False
-    if cuda_visible_devices is not None and not any(
-        re.fullmatch(r"\s*\d+\s*", entry) for entry in cuda_visible_devices.split(",")
-    ):
+    if spec.kind not in ("all", "index"):
         return False
     return len({g.name for g in gpus}) > 1

@@ -1,9 +1,12 @@
 """Build the meters this machine supports, with the fallbacks said once.
 
-* GPUs: an ``NvmlMeter`` when NVML works and ``gpus`` is not None/empty. No GPU
-  or no NVML with ``gpus="visible"`` is normal (a laptop, a CPU node): one
-  info-level log line. GPUs asked for by index that cannot be metered: one
-  ``MeterWarning``.
+* GPUs: an ``NvmlMeter`` when NVML works and ``gpus`` is not None/empty. Without
+  NVML the GPUs asked for are listed explicitly as ``unmetered`` (``gpu`` for
+  ``gpus="visible"``, ``gpu<i>`` for indices; 0 J) by an ``UnmeteredMeter``: one
+  info-level log line for ``"visible"`` (normal on a laptop or a CPU node), one
+  ``MeterWarning`` for indices. NVML working but no GPU visible: nothing, one info line.
+* A superchip GPU whose counter covers the CPU (GH200/GB200, ``covers_cpu``): no CPU or
+  DRAM *estimate* is added beside it (it would count the Grace CPU twice).
 * CPU and DRAM, only with ``node_level=True`` (the node's local rank 0; the
   counters cover the whole node, so every rank metering them would count them N
   times): a ``RaplMeter`` when the RAPL counters are readable; otherwise, after
@@ -27,7 +30,8 @@ from nature_callback.meters._validate import (
     check_gpus,
     check_sample_interval_s,
 )
-from nature_callback.meters.base import EnergyMeter, MeterGroup
+from nature_callback.meters._clock import Clock
+from nature_callback.meters.base import EnergyMeter, MeterGroup, UnmeteredMeter
 from nature_callback.meters.estimate import CpuEstimateMeter, DramEstimateMeter
 from nature_callback.meters.nvml import NvmlMeter, probe_nvml
 from nature_callback.meters.rapl import RaplMeter, probe_rapl, resolve_powercap_root
@@ -75,26 +79,33 @@ class MeterConfig:
                 "powercap_root": str(self.powercap_root) if self.powercap_root else None}
 
 
-def _gpu_meters(config: MeterConfig, nvml: Any | None) -> list[EnergyMeter]:
+def _gpu_meters(config: MeterConfig, nvml: Any | None, torch: Any | None,
+                clock: Clock | None) -> tuple[list[EnergyMeter], bool]:
+    """The GPU meter (or the unmetered entries), and whether a metered GPU covers the CPU."""
     if not config.gpus:
         log.info("GPU energy not metered: gpus=%r.", config.gpus)
-        return []
-    probe = probe_nvml(config.gpus, nvml=nvml)
+        return [], False
+    probe = probe_nvml(config.gpus, nvml=nvml, torch=torch)
     if not probe.available:
         if config.gpus == "visible":
             log.info("No GPU metered: %s", probe.reason)
+            keys = ["gpu"]
         else:
             warnings.warn(f"GPU energy is not metered for gpus={list(config.gpus)}: "
                           f"{probe.reason}.", MeterWarning, stacklevel=3)
-        return []
-    if not probe.gpus:
+            keys = [f"gpu{i}" for i in config.gpus]
+        return [UnmeteredMeter([(key, "gpu") for key in keys],
+                               f"GPU not metered: {probe.reason}")], False
+    if not probe.gpus and not probe.unmetered:
         log.info("No GPU metered: NVML works but this process sees no GPU "
                  "(CUDA_VISIBLE_DEVICES hides them all).")
-        return []
-    return [NvmlMeter(config.gpus, sample_interval_s=config.sample_interval_s, nvml=nvml)]
+        return [], False
+    meter = NvmlMeter(config.gpus, sample_interval_s=config.sample_interval_s, nvml=nvml,
+                      torch=torch, clock=clock)
+    return [meter], probe.covers_cpu
 
 
-def _node_meters(config: MeterConfig) -> list[EnergyMeter]:
+def _node_meters(config: MeterConfig, cpu_covered: bool) -> list[EnergyMeter]:
     if not config.node_level:
         log.info("CPU and DRAM not metered in this process: node_level=False (another rank of "
                  "this node meters them).")
@@ -106,6 +117,10 @@ def _node_meters(config: MeterConfig) -> list[EnergyMeter]:
             log.info("RAPL has no DRAM zone under %s (usual on desktops and AMD CPUs): DRAM "
                      "energy is not metered; CPU package energy is measured.", root)
         return [RaplMeter(root)]
+    if cpu_covered:
+        log.info("CPU and DRAM are not estimated: the GPU's energy counter covers the whole "
+                 "superchip module (GPU, Grace CPU and memory).")
+        return []
     if probe.status == "absent":
         log.info("CPU and DRAM energy are estimated: %s.", probe.message)
     else:
@@ -121,12 +136,15 @@ def build_meters(
     sample_interval_s: float = 0.1,
     powercap_root: str | Path | None = None,
     nvml: Any | None = None,
+    torch: Any | None = None,
+    clock: Clock | None = None,
 ) -> MeterGroup:
     """Every meter this process should run, as one group (not started).
 
-    Raises ``ConfigurationError`` for an invalid parameter or a GPU that does
-    not exist; everything else (no GPU, no NVML, unreadable RAPL) falls back
-    with at most one message per cause.
+    ``nvml``, ``torch``: ``pynvml``- and torch-like modules to use instead of the real
+    ones; ``clock``: the GPU meter's time source (tests). Raises ``ConfigurationError``
+    for an invalid parameter or a GPU index this process does not see; everything else
+    (no GPU, no NVML, MIG, unreadable RAPL) falls back with at most one message per cause.
     """
     config = MeterConfig(
         gpus=tuple(gpus) if isinstance(gpus, list) else gpus,
@@ -135,4 +153,5 @@ def build_meters(
         sample_interval_s=sample_interval_s,
         powercap_root=Path(powercap_root) if isinstance(powercap_root, str) else powercap_root,
     )
-    return MeterGroup(_gpu_meters(config, nvml) + _node_meters(config))
+    gpu_meters, cpu_covered = _gpu_meters(config, nvml, torch, clock)
+    return MeterGroup(gpu_meters + _node_meters(config, cpu_covered))

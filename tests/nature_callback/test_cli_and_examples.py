@@ -12,6 +12,9 @@ import pytest
 
 from nature_callback.cli import main
 from tests.conftest import repo_root
+from tests.nature_callback.postgres import (  # noqa: F401  (fixtures)
+    PASSWORD, postgres_server, postgres_url,
+)
 
 
 def test_demo_training_stage_prints_the_table_and_writes_logs(tmp_path: Path,
@@ -25,8 +28,11 @@ def test_demo_training_stage_prints_the_table_and_writes_logs(tmp_path: Path,
     assert summary["epochs"] == 2 and summary["status"] == "completed"
     assert summary["carbon_zone"] == "FR"
     assert str(summary_path) in out
-    epochs = (summary_path.parent / "nature_epochs.jsonl").read_text().splitlines()
-    assert len(epochs) == 3  # the header and two epochs
+    from nature_callback.run_files import read_run
+
+    run = read_run(summary_path.parent)
+    assert len(run.epochs) == 2 and run.skipped_lines == 0
+    assert [w["name"] for w in run.windows] == ["sanity_check", "validation", "validation"]
     assert list(tmp_path.glob("digits/version_*/events.out.tfevents.*"))
     # every estimated meter is labelled in the output
     if summary["estimated"]:
@@ -75,18 +81,59 @@ def test_summary_command_reads_a_run_folder_with_a_torn_last_line(
     assert json.loads(capsys.readouterr().out)["run_id"] == tracker.run_id
 
 
+def _ledger_with_runs(target: str | Path, count: int = 4) -> None:
+    from nature_callback.ledger import RunLedger
+
+    ledger = RunLedger(target)
+    for n in range(count):
+        ledger.record(f"run{n}", "proj" if n % 2 else "other", f"2026-01-01T00:0{n}:00+00:00",
+                      status="completed", epochs=3, energy_j=42.0 + n, co2e_kg=1e-5, ended=True,
+                      params={"lr": 0.1 * n})
+    ledger.close()
+
+
 def test_ledger_command_lists_recorded_runs_under_a_header(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from nature_callback.ledger import RunLedger
-
-    ledger = RunLedger(tmp_path / "l.sqlite")
-    ledger.record("abc123", "proj", "2026-01-01T00:00:00+00:00", status="completed", epochs=3,
-                  energy_j=42.0, co2e_kg=1e-5, ended=True)
-    assert main(["ledger", "--path", str(tmp_path / "l.sqlite")]) == 0
+    _ledger_with_runs(tmp_path / "l.sqlite", count=2)
+    assert main(["ledger", "--path", str(tmp_path / "l.sqlite"), "--project", "proj"]) == 0
     header, line = capsys.readouterr().out.strip().splitlines()
-    assert "project" in header and "energy (J)" in header
-    assert "proj" in line and "completed" in line and "abc123" in line and "42.0" in line
+    assert header.split() == ["started", "(UTC)", "project", "status", "epochs", "energy", "(J)",
+                              "CO2e", "(kg)", "host", "run", "id"]
+    assert line.split()[1:5] == ["proj", "completed", "3", "43.0"] and line.endswith("run1")
+
+
+def test_ledger_command_shows_the_last_runs_and_writes_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import csv
+    import socket
+
+    _ledger_with_runs(tmp_path / "l.sqlite")
+    assert main(["ledger", "--ledger", str(tmp_path / "l.sqlite"), "--last", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[-1] for line in lines[1:]] == ["run1", "run2", "run3"]
+    assert main(["ledger", "--ledger", str(tmp_path / "l.sqlite"), "--csv", "--last", "1"]) == 0
+    (row,) = csv.DictReader(capsys.readouterr().out.splitlines())
+    assert row["run_id"] == "run3" and float(row["energy_j"]) == 45.0
+    assert json.loads(row["params"]) == {"lr": 0.1 * 3} and row["host"] == socket.gethostname()
+    assert row["ended_at"] and row["status"] == "completed"
+    with pytest.raises(SystemExit) as exit_code:
+        main(["ledger", "--last", "0"])
+    assert exit_code.value.code == 2
+
+
+def test_ledger_command_reads_a_postgres_ledger_without_printing_its_password(
+    postgres_url: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    _ledger_with_runs(postgres_url)
+    assert main(["ledger", "--ledger", postgres_url, "--project", "proj"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[-1] for line in out.strip().splitlines()[1:]] == ["run1", "run3"]
+    empty = postgres_url.rsplit("/", 1)[0] + "/postgres"  # a database without the table
+    assert main(["ledger", "--ledger", empty]) == 2
+    out, err = capsys.readouterr()
+    assert "no run ledger at postgresql://nature:***@" in err and PASSWORD not in out + err
 
 
 def test_ledger_command_on_a_missing_file_says_so_and_creates_nothing(
@@ -131,26 +178,31 @@ def test_crossbar_figure_example_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "crossbar_side_by_side.svg").exists()
 
 
-def test_summary_and_ledger_commands_import_neither_torch_nor_lightning(tmp_path: Path) -> None:
-    from nature_callback.ledger import RunLedger
+def test_summary_report_ledger_and_export_import_neither_torch_nor_lightning(
+    tmp_path: Path,
+) -> None:
+    from nature_callback import NatureTracker
+    from tests.nature_callback.fakes import FakeClock, FakeMeter
 
-    RunLedger(tmp_path / "l.sqlite").record(
-        "abc123", "proj", "2026-01-01T00:00:00+00:00", status="completed", epochs=1,
-        energy_j=1.0, co2e_kg=1e-6, ended=True)
-    (tmp_path / "nature_summary.json").write_text(json.dumps({
-        "run_id": "abc123", "project": "proj", "status": "completed", "epochs": 0, "n_exp": 1,
-        "nature_co2e_kg": 0.0, "nature_energy_j": 0.0, "co2e_kg": 0.0, "energy_j": 0.0,
-        "a_energy_j": 0.0, "pue": 1.0, "grid_loss": 0.0, "carbon_source": "fixed",
-        "carbon_zone": "user", "estimated": False}))
+    _ledger_with_runs(tmp_path / "l.sqlite")
+    clock = FakeClock()
+    with NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=False,
+                       meter=FakeMeter(clock), clock=clock) as tracker:
+        with tracker.epoch():
+            clock.advance(1.0)
+    ledger = str(tmp_path / "l.sqlite")
     script = (
         "import sys\n"
         "from nature_callback.cli import main\n"
-        f"assert main(['ledger', '--path', {str(tmp_path / 'l.sqlite')!r}]) == 0\n"
+        f"assert main(['ledger', '--path', {ledger!r}]) == 0\n"
         f"assert main(['summary', {str(tmp_path)!r}]) == 0\n"
+        f"assert main(['report', {str(tmp_path)!r}, '--json']) == 0\n"
+        f"assert main(['report', '--project', 'proj', '--ledger', {ledger!r}]) == 0\n"
+        f"assert main(['export', {str(tmp_path)!r}, '--format', 'codecarbon']) == 0\n"
         "heavy = [m for m in ('torch', 'lightning', 'pytorch_lightning') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, PYTHONPATH=str(repo_root())))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "HEAVY []" in done.stdout and "abc123" in done.stdout
+    assert "HEAVY []" in done.stdout and tracker.run_id in done.stdout and "run3" in done.stdout

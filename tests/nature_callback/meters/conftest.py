@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from tests.nature_callback.meters.fakes import FakePowercap, meter_threads
+from tests.nature_callback.meters.fakes import (
+    FakeClock,
+    FakePowercap,
+    make_fake_torch,
+    meter_threads,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +47,17 @@ def shared_powercap() -> Iterator[FakePowercap]:
         yield FakePowercap(base / "sys")
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def torch_without_cuda(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The meters see a torch without CUDA (the fake NVML's GPUs are not torch's), except in
+    real-GPU tests; a test gives torch GPUs by passing ``torch=make_fake_torch([...])``."""
+    if "gpu" not in request.keywords:
+        monkeypatch.setitem(sys.modules, "torch", make_fake_torch(None))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when told: counters are read at exact, repeatable times."""
+    return FakeClock()

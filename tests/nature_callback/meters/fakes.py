@@ -43,8 +43,18 @@ NVML_ERRORS = {
     "NVML_ERROR_NO_DATA": 21,
     "NVML_ERROR_UNKNOWN": 999,
 }
-_ERROR_TEXT = {3: "Not Supported", 12: "NVML Shared Library Not Found", 15: "GPU is lost",
-               9: "Driver Not Loaded", 2: "Invalid Argument"}
+NVML_CONSTANTS = {
+    "NVML_SUCCESS": 0,
+    "NVML_FI_DEV_POWER_INSTANT": 186,
+    "NVML_POWER_SCOPE_GPU": 0,
+    "NVML_POWER_SCOPE_MODULE": 1,
+    "NVML_DEVICE_MIG_DISABLE": 0,
+    "NVML_DEVICE_MIG_ENABLE": 1,
+}
+"""Other constants, with the values of nvidia-ml-py (checked by the same test)."""
+_ERROR_TEXT = {3: "Not Supported", 4: "Insufficient Permissions", 10: "Timeout",
+               12: "NVML Shared Library Not Found", 15: "GPU is lost", 9: "Driver Not Loaded",
+               2: "Invalid Argument", 6: "Not Found"}
 
 
 @dataclass
@@ -57,15 +67,39 @@ class FakeGpu:
     energy_mj: int | None = 1_000_000
     """Counter value; None: the counter is not supported (pre-Volta)."""
     power_mw: int | None = 250_000
-    """Power draw; None: not supported."""
+    """Power draw (both the average and the instantaneous field); None: not supported."""
+    instant_field: bool = True
+    """Whether the driver has NVML_FI_DEV_POWER_INSTANT."""
     fail_code: int | None = None
     """When set, energy and power calls raise NVMLError(fail_code)."""
+    open_error: int | None = None
+    """When set, opening a handle of this GPU raises NVMLError(open_error) (NO_PERMISSION)."""
+    mig_mode: bool | None = False
+    """MIG mode on/off; None: the GPU has no MIG (NOT_SUPPORTED)."""
+    mig_uuids: tuple[str, ...] = ()
+    """MIG instances on this GPU (``MIG-...``)."""
+    c2c: bool | None = None
+    """Superchip C2C link enabled; None: NOT_SUPPORTED (a discrete GPU)."""
+    errors: dict[str, list[int]] = field(default_factory=dict)
+    """NVML function name → error codes its next calls on this GPU raise, one per call."""
+    field_scopes: list[int] = field(default_factory=list)
+    """Power scopes asked through nvmlDeviceGetFieldValues (0 = GPU, 1 = module)."""
+
+
+@dataclass(frozen=True)
+class FakeMig:
+    """A MIG instance handle."""
+
+    uuid: str
+    parent: FakeGpu
 
 
 def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.ModuleType:
     """A module object with the pynvml functions the meters call."""
     module = types.ModuleType("pynvml")
     for name, value in NVML_ERRORS.items():
+        setattr(module, name, value)
+    for name, value in NVML_CONSTANTS.items():
         setattr(module, name, value)
 
     class NVMLError(Exception):
@@ -84,6 +118,11 @@ def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.
     def count(fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any) -> Any:
             calls[fn.__name__] += 1
+            queued = args[0].errors.get(fn.__name__) if args and isinstance(args[0], FakeGpu) \
+                else None
+            if queued:
+                calls["failed"] += 1
+                raise NVMLError(queued.pop(0))
             return fn(*args)
         wrapper.__name__ = fn.__name__
         setattr(module, fn.__name__, wrapper)
@@ -105,6 +144,11 @@ def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.
         if module.initialised <= 0:
             raise NVMLError(NVML_ERRORS["NVML_ERROR_UNINITIALIZED"])
 
+    def opened(gpu: FakeGpu) -> FakeGpu:
+        if gpu.open_error is not None:
+            raise NVMLError(gpu.open_error)
+        return gpu
+
     @count
     def nvmlDeviceGetCount() -> int:
         require_init()
@@ -115,7 +159,25 @@ def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.
         require_init()
         if not 0 <= index < len(gpus):
             raise NVMLError(NVML_ERRORS["NVML_ERROR_INVALID_ARGUMENT"])
-        return gpus[index]
+        return opened(gpus[index])
+
+    @count
+    def nvmlDeviceGetHandleByUUID(uuid: str) -> FakeGpu | FakeMig:
+        require_init()
+        for gpu in gpus:
+            if gpu.uuid == uuid:
+                return opened(gpu)
+            if uuid in gpu.mig_uuids:
+                return FakeMig(uuid, gpu)
+        raise NVMLError(NVML_ERRORS["NVML_ERROR_NOT_FOUND"])
+
+    @count
+    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig: FakeMig) -> FakeGpu:
+        return mig.parent
+
+    @count
+    def nvmlDeviceGetIndex(handle: FakeGpu) -> int:
+        return gpus.index(handle)
 
     @count
     def nvmlDeviceGetName(handle: FakeGpu) -> str:
@@ -128,6 +190,20 @@ def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.
     @count
     def nvmlDeviceGetPciInfo(handle: FakeGpu) -> types.SimpleNamespace:
         return types.SimpleNamespace(busId=handle.pci_bus_id.encode())
+
+    def supported(flag: bool | None) -> bool:
+        if flag is None:
+            raise NVMLError(NVML_ERRORS["NVML_ERROR_NOT_SUPPORTED"])
+        return flag
+
+    @count
+    def nvmlDeviceGetMigMode(handle: FakeGpu) -> list[int]:
+        mode = int(supported(handle.mig_mode))
+        return [mode, mode]
+
+    @count
+    def nvmlDeviceGetC2cModeInfoV(handle: FakeGpu) -> types.SimpleNamespace:
+        return types.SimpleNamespace(isC2cEnabled=int(supported(handle.c2c)))
 
     def reading(handle: FakeGpu, value: int | None) -> int:
         require_init()
@@ -146,7 +222,100 @@ def make_fake_nvml(gpus: list[FakeGpu], init_error: int | None = None) -> types.
     def nvmlDeviceGetPowerUsage(handle: FakeGpu) -> int:
         return reading(handle, handle.power_mw)
 
+    @count
+    def nvmlDeviceGetFieldValues(handle: FakeGpu, fields: list[Any]) -> list[Any]:
+        values = []
+        for request in fields:
+            field_id, scope = request if isinstance(request, tuple) else (request, 0)
+            handle.field_scopes.append(scope)
+            status, power = NVML_CONSTANTS["NVML_SUCCESS"], 0
+            if field_id != NVML_CONSTANTS["NVML_FI_DEV_POWER_INSTANT"] or not handle.instant_field:
+                status = NVML_ERRORS["NVML_ERROR_NOT_SUPPORTED"]
+            else:
+                power = reading(handle, handle.power_mw)
+            values.append(types.SimpleNamespace(nvmlReturn=status,
+                                                value=types.SimpleNamespace(uiVal=power)))
+        return values
+
     return module
+
+
+class FakeClock:
+    """Monotonic time that moves only when told (``advance``, or ``sleep`` by the meter);
+    simulated GPUs registered with ``watch`` follow it."""
+
+    def __init__(self, start_s: float = 100.0) -> None:
+        self.t_s = start_s
+        self._followers: list["SteppedCounter"] = []
+
+    def now(self) -> float:
+        return self.t_s
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        target_s = self.t_s + seconds
+        for follower in self._followers:
+            follower.run_until(target_s)
+        self.t_s = target_s
+
+    def watch(self, follower: "SteppedCounter") -> None:
+        self._followers.append(follower)
+
+
+class SteppedCounter:
+    """A GPU drawing ``power_w`` whose NVML counter moves every ``period_s`` only, holding
+    the true energy up to that instant (how real counters behave); ``true_j`` is exact."""
+
+    def __init__(self, clock: FakeClock, gpu: FakeGpu, power_w: float, period_s: float,
+                 first_update_s: float | None = None) -> None:
+        self.gpu = gpu
+        self.period_s = period_s
+        self.power_w = 0.0
+        self.set_power(power_w)
+        self.true_j = 0.0
+        self.last_s = clock.now()
+        self.base_mj = gpu.energy_mj or 0
+        self.next_update_s = first_update_s if first_update_s is not None \
+            else clock.now() + period_s
+        clock.watch(self)
+
+    def set_power(self, power_w: float) -> None:
+        """Draw ``power_w`` from now on (the instantaneous reading follows at once)."""
+        self.power_w = power_w
+        self.gpu.power_mw = round(power_w * 1000)
+
+    def _integrate_to(self, t_s: float) -> None:
+        self.true_j += self.power_w * (t_s - self.last_s)
+        self.last_s = t_s
+
+    def run_until(self, t_s: float) -> None:
+        while self.next_update_s <= t_s:
+            self._integrate_to(self.next_update_s)
+            self.gpu.energy_mj = self.base_mj + round(self.true_j * 1000)
+            self.next_update_s += self.period_s
+        self._integrate_to(t_s)
+
+
+def make_fake_torch(cuda_uuids: list[str] | None) -> types.ModuleType:
+    """A torch-like module whose ``cuda`` sees devices with these CUDA UUIDs (no ``GPU-``
+    prefix, as ``str(torch.cuda.get_device_properties(i).uuid)``); None: no CUDA."""
+    torch = types.ModuleType("torch")
+    uuids = list(cuda_uuids or [])
+
+    def get_device_properties(index: int) -> types.SimpleNamespace:
+        if not 0 <= index < len(uuids):
+            raise AssertionError("Invalid device id")
+        return types.SimpleNamespace(uuid=uuids[index], name=f"fake cuda:{index}")
+
+    torch.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
+        is_available=lambda: cuda_uuids is not None and bool(uuids),
+        device_count=lambda: len(uuids),
+        get_device_properties=get_device_properties,
+        is_initialized=lambda: cuda_uuids is not None,
+    )
+    return torch
 
 
 def meter_threads() -> list[str]:

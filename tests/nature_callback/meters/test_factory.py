@@ -17,10 +17,12 @@ from nature_callback.meters import (
     MeterGroup,
     NvmlMeter,
     RaplMeter,
+    UnmeteredMeter,
     build_meters,
 )
 from tests.nature_callback.meters.fakes import (
     NVML_ERRORS,
+    FakeClock,
     FakeGpu,
     FakePowercap,
     make_fake_nvml,
@@ -45,11 +47,11 @@ def _no_meter_warnings(fn):
         return fn()
 
 
-def test_gpu_and_rapl_measured(powercap: FakePowercap) -> None:
+def test_gpu_and_rapl_measured(powercap: FakePowercap, clock: FakeClock) -> None:
     _package_with_dram(powercap)
     gpu = FakeGpu()
     group = _no_meter_warnings(lambda: build_meters(powercap_root=powercap.root,
-                                                    nvml=make_fake_nvml([gpu])))
+                                                    nvml=make_fake_nvml([gpu]), clock=clock))
     assert _types(group) == [NvmlMeter, RaplMeter]
     group.start()
     gpu.energy_mj += 2_000
@@ -74,14 +76,20 @@ def test_no_rapl_and_no_gpu_fall_back_quietly(tmp_path: Path, caplog: pytest.Log
     with caplog.at_level(logging.INFO, logger="nature_callback.meters"):
         group = _no_meter_warnings(lambda: build_meters(powercap_root=tmp_path, nvml=NO_NVML,
                                                         cpu_tdp_w=65.0))
-    assert _types(group) == [CpuEstimateMeter, DramEstimateMeter]
-    assert group.meters[0].full_load_power_w == pytest.approx(65.0 * group.meters[0].topology.packages)
+    assert _types(group) == [UnmeteredMeter, CpuEstimateMeter, DramEstimateMeter]
+    cpu = group.meters[1]
+    assert cpu.full_load_power_w == pytest.approx(65.0 * cpu.topology.packages)
     messages = [r.getMessage() for r in caplog.records]
     assert sum("No GPU metered" in m for m in messages) == 1
     assert sum("estimated" in m for m in messages) == 1
     group.start()
-    assert {r.source for r in group.read()} == {"estimated"}
+    readings = group.read()
     group.stop()
+    assert [r.source for r in readings] == ["unmetered", "estimated", "estimated"]
+    gpu = readings[0]  # NVML absent: an explicit entry, not a missing one
+    assert (gpu.device, gpu.kind, gpu.energy_j, gpu.ok) == ("gpu", "gpu", 0.0, False)
+    assert "NVML Shared Library Not Found" in gpu.description
+    assert sum(r.energy_j for r in readings) >= 0.0  # sums over devices still work
 
 
 def _denied_outcome(root: str) -> dict[str, Any]:
@@ -120,9 +128,11 @@ def test_gpus_none_never_touches_nvml(tmp_path: Path) -> None:
 
 
 def test_requested_gpus_without_nvml_warn(tmp_path: Path) -> None:
-    with pytest.warns(MeterWarning, match=r"gpus=\[0\].*NVML Shared Library Not Found"):
-        group = build_meters(gpus=[0], powercap_root=tmp_path, nvml=NO_NVML)
+    with pytest.warns(MeterWarning, match=r"gpus=\[0, 2\].*NVML Shared Library Not Found"):
+        group = build_meters(gpus=[0, 2], powercap_root=tmp_path, nvml=NO_NVML)
     assert NvmlMeter not in _types(group)
+    assert [(r.device, r.source) for r in group.meters[0].read()] == [
+        ("gpu0", "unmetered"), ("gpu2", "unmetered")]
 
 
 def test_all_gpus_hidden_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,11 +142,31 @@ def test_all_gpus_hidden_is_not_an_error(tmp_path: Path, monkeypatch: pytest.Mon
     assert NvmlMeter not in _types(group)
 
 
-def test_unknown_visible_device_is_a_configuration_error(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
-    with pytest.raises(ConfigurationError, match="'7'"):
-        build_meters(powercap_root=tmp_path, nvml=make_fake_nvml([FakeGpu()]))
+def test_a_malformed_visible_device_list_starts_as_cuda_would(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,7")  # "7" ends the list, as in CUDA
+    with pytest.warns(MeterWarning, match="'7'"):
+        group = build_meters(powercap_root=tmp_path, nvml=make_fake_nvml([FakeGpu()]),
+                             clock=clock)
+        group.start()
+    assert [r.device for r in group.read() if r.kind == "gpu"] == ["gpu0"]
+    group.stop()
+
+
+def test_an_index_this_process_does_not_see_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"gpus=\[3\]"):
+        build_meters(gpus=[3], powercap_root=tmp_path, nvml=make_fake_nvml([FakeGpu()]))
+
+
+def test_a_superchip_gets_no_cpu_estimate_beside_it(tmp_path: Path, clock: FakeClock,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    gh200 = FakeGpu(name="NVIDIA GH200 480GB", c2c=True)
+    with caplog.at_level(logging.INFO, logger="nature_callback.meters"):
+        group = build_meters(powercap_root=tmp_path, nvml=make_fake_nvml([gh200]), clock=clock)
+    assert _types(group) == [NvmlMeter]
+    assert any("superchip" in r.getMessage() for r in caplog.records)
+    discrete = build_meters(powercap_root=tmp_path, nvml=make_fake_nvml([FakeGpu()]), clock=clock)
+    assert _types(discrete) == [NvmlMeter, CpuEstimateMeter, DramEstimateMeter]
 
 
 def test_powercap_root_from_environment(powercap: FakePowercap, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,20 @@ def test_real_gpu_energy_is_positive_and_plausible() -> None:
     assert meter_threads() == []
     assert [r.device for r in readings] == [g.device_key for g in probe.gpus]
     for reading, gpu in zip(readings, probe.gpus):
-        assert reading.ok and reading.source == "measured"
+        assert reading.ok and reading.source == "measured" and reading.failed_reads == 0
         assert gpu.identity.name in reading.description
         # between 1 W and 1.5 kW per GPU (an H200's TDP is 700 W)
         assert 1.0 * elapsed_s * 0.5 < reading.energy_j < 1500.0 * elapsed_s
+        if "energy counter" in reading.description:  # its update period was measured
+            assert reading.update_period_s is not None and 0 < reading.update_period_s < 0.5
+
+
+@pytest.mark.gpu
+def test_real_cuda_0_is_metered_by_its_uuid() -> None:
+    import torch
+
+    meter = NvmlMeter(gpus=[0])
+    meter.start()
+    (reading,) = meter.read()
+    meter.stop()
+    assert reading.uuid == "GPU-" + str(torch.cuda.get_device_properties(0).uuid)

@@ -8,11 +8,21 @@ import time
 import warnings
 
 import pytest
-from tests.nature_callback.meters.fakes import NVML_ERRORS, FakeGpu, make_fake_nvml, meter_threads
+from tests.nature_callback.meters.fakes import (
+    NVML_CONSTANTS,
+    NVML_ERRORS,
+    FakeClock,
+    FakeGpu,
+    make_fake_nvml,
+    meter_threads,
+)
 
 from nature_callback.exceptions import ConfigurationError, MeterWarning
 from nature_callback.meters import NvmlMeter, probe_nvml
-from nature_callback.meters.nvml import SAMPLER_THREAD_NAME
+from nature_callback.meters.nvml import MAX_CONSECUTIVE_FAILED_READS, SAMPLER_THREAD_NAME
+
+TIMEOUT = NVML_ERRORS["NVML_ERROR_TIMEOUT"]
+GPU_IS_LOST = NVML_ERRORS["NVML_ERROR_GPU_IS_LOST"]
 
 
 def _record(fn):
@@ -36,18 +46,21 @@ def test_fake_nvml_matches_real_module() -> None:
         pytest.skip("nvidia-ml-py is not installed")
     import pynvml
 
-    for name, value in NVML_ERRORS.items():
+    for name, value in {**NVML_ERRORS, **NVML_CONSTANTS}.items():
         assert getattr(pynvml, name) == value, name
     fake = make_fake_nvml([])
     for function in ("nvmlInit", "nvmlShutdown", "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex",
-                     "nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo",
-                     "nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetPowerUsage"):
+                     "nvmlDeviceGetHandleByUUID", "nvmlDeviceGetIndex", "nvmlDeviceGetName",
+                     "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo", "nvmlDeviceGetMigMode",
+                     "nvmlDeviceGetDeviceHandleFromMigDeviceHandle", "nvmlDeviceGetC2cModeInfoV",
+                     "nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetPowerUsage",
+                     "nvmlDeviceGetFieldValues"):
         assert hasattr(pynvml, function) and hasattr(fake, function), function
 
 
-def test_counter_gpu_reports_exact_joules_without_a_thread() -> None:
+def test_counter_gpu_reports_exact_joules_without_a_thread(clock: FakeClock) -> None:
     gpu = FakeGpu(energy_mj=5_000_000)
-    meter = NvmlMeter(nvml=make_fake_nvml([gpu]))
+    meter = NvmlMeter(nvml=make_fake_nvml([gpu]), clock=clock)
     meter.start()
     try:
         assert meter_threads() == []
@@ -55,8 +68,10 @@ def test_counter_gpu_reports_exact_joules_without_a_thread() -> None:
         (reading,) = meter.read()
         assert reading.energy_j == pytest.approx(12.345, abs=1e-12)
         assert reading.device == "gpu0" and reading.kind == "gpu" and reading.ok
-        assert reading.source == "measured"
-        assert reading.description == "NVIDIA A100-SXM4-40GB (NVML energy counter)"
+        assert reading.source == "measured" and reading.scope == "device"
+        assert reading.uuid == gpu.uuid and reading.failed_reads == 0
+        assert reading.description == ("NVIDIA A100-SXM4-40GB (NVML energy counter; "
+                                       "instantaneous power between its updates)")
         gpu.energy_mj += 1_000
         assert meter.read()[0].energy_j == pytest.approx(13.345, abs=1e-12)
     finally:
@@ -72,7 +87,7 @@ def test_sampling_gpu_integrates_power_and_joins_its_thread() -> None:
     after_start = time.monotonic()
     try:
         assert meter_threads() == [SAMPLER_THREAD_NAME]
-        _wait_until(lambda: nvml.calls["nvmlDeviceGetPowerUsage"] >= 6)  # the thread samples
+        _wait_until(lambda: nvml.calls["nvmlDeviceGetFieldValues"] >= 6)  # the thread samples
         before_read = time.monotonic()
         (reading,) = meter.read()
         after_read = time.monotonic()
@@ -82,10 +97,52 @@ def test_sampling_gpu_integrates_power_and_joins_its_thread() -> None:
     # constant 150 W: the integral lies between 150 W × the shortest and the longest span
     assert 150 * (before_read - after_start) <= reading.energy_j <= 150 * (after_read - before_start)
     assert reading.ok and reading.source == "measured"
-    assert reading.description == "NVIDIA A100-SXM4-40GB (NVML power sampling at 100 Hz)"
+    assert reading.description == ("NVIDIA A100-SXM4-40GB (NVML instantaneous power, "
+                                   "sampled at 100 Hz)")
+    assert nvml.calls["nvmlDeviceGetPowerUsage"] == 0  # the 1 s average is not used
     frozen = meter.read()[0].energy_j
     time.sleep(0.02)
     assert meter.read()[0].energy_j == frozen  # stopped: no more samples
+
+
+def test_sampling_falls_back_to_average_power_where_the_field_is_missing(clock: FakeClock) -> None:
+    gpu = FakeGpu(energy_mj=None, power_mw=100_000, instant_field=False)
+    nvml = make_fake_nvml([gpu])
+    meter = NvmlMeter(sample_interval_s=30.0, nvml=nvml, clock=clock)
+    meter.start()
+    clock.advance(2.0)
+    (reading,) = meter.read()
+    meter.stop()
+    assert reading.energy_j == pytest.approx(200.0)
+    assert "1 s average" in reading.description and nvml.calls["nvmlDeviceGetPowerUsage"] >= 2
+
+
+def test_sampling_skips_readings_at_or_below_zero_and_counts_them(clock: FakeClock) -> None:
+    gpu = FakeGpu(energy_mj=None, power_mw=100_000)
+    meter = NvmlMeter(sample_interval_s=30.0, nvml=make_fake_nvml([gpu]), clock=clock)
+    meter.start()
+    clock.advance(1.0)
+    gpu.power_mw = 0  # a glitch: integrating it would pull the trapezoids down
+    (reading,), messages = _record(meter.read)
+    assert reading.energy_j == 0.0 and reading.failed_reads == 1 and reading.ok
+    assert len(messages) == 1 and "0 W" in messages[0] and "retried" in messages[0]
+    clock.advance(1.0)
+    gpu.power_mw = 100_000
+    (reading,) = meter.read()
+    meter.stop()
+    assert reading.energy_j == pytest.approx(200.0) and reading.ok  # the gap is bridged
+
+
+def test_power_stuck_at_zero_ends_in_a_failure_not_a_silent_zero(clock: FakeClock) -> None:
+    gpu = FakeGpu(energy_mj=None, power_mw=0)
+    meter = NvmlMeter(sample_interval_s=30.0, nvml=make_fake_nvml([gpu]), clock=clock)
+    _, messages = _record(meter.start)  # the first sample is skipped already
+    assert len(messages) == 1 and "0 W" in messages[0]
+    for _ in range(MAX_CONSECUTIVE_FAILED_READS - 1):
+        (reading,), messages = _record(meter.read)
+    meter.stop()
+    assert not reading.ok and reading.failed_reads == MAX_CONSECUTIVE_FAILED_READS
+    assert any("consecutive reads failed" in m for m in messages)
 
 
 def test_stop_returns_promptly_with_a_long_interval() -> None:
@@ -107,7 +164,7 @@ def test_one_thread_samples_every_sampled_gpu() -> None:
     after_start = time.monotonic()
     try:
         assert meter_threads() == [SAMPLER_THREAD_NAME]
-        _wait_until(lambda: nvml.calls["nvmlDeviceGetPowerUsage"] >= 12)  # 3 GPUs, 3 rounds
+        _wait_until(lambda: sum(len(g.field_scopes) for g in gpus[:3]) >= 12)  # 3 GPUs, 3 rounds
         before_read = time.monotonic()
         readings = meter.read()
         after_read = time.monotonic()
@@ -122,13 +179,45 @@ def test_one_thread_samples_every_sampled_gpu() -> None:
         meter.stop()
 
 
-def test_gpu_lost_mid_run_warns_once_and_freezes() -> None:
+def test_one_timeout_is_retried_and_loses_nothing(clock: FakeClock) -> None:
+    """The issue's reproduction: one NVML_ERROR_TIMEOUT, then 5 kJ more: 5,100 J, ok."""
     gpu = FakeGpu()
-    meter = NvmlMeter(nvml=make_fake_nvml([gpu]))
+    meter = NvmlMeter(nvml=make_fake_nvml([gpu]), clock=clock)
+    meter.start()
+    gpu.energy_mj += 100_000
+    assert meter.read()[0].energy_j == pytest.approx(100.0)
+    gpu.errors["nvmlDeviceGetTotalEnergyConsumption"] = [TIMEOUT]
+    (reading,), messages = _record(meter.read)
+    assert reading.ok and reading.failed_reads == 1 and reading.energy_j == pytest.approx(100.0)
+    assert len(messages) == 1 and "Timeout" in messages[0] and "failed_reads" in messages[0]
+    gpu.energy_mj += 5_000_000
+    (reading,), messages = _record(meter.read)
+    meter.stop()
+    assert reading.ok and reading.energy_j == pytest.approx(5_100.0) and messages == []
+    assert reading.failed_reads == 1
+
+
+def test_repeated_timeouts_fail_the_gpu_after_the_limit(clock: FakeClock) -> None:
+    gpu = FakeGpu()
+    meter = NvmlMeter(nvml=make_fake_nvml([gpu]), clock=clock)
+    meter.start()
+    gpu.errors["nvmlDeviceGetTotalEnergyConsumption"] = [TIMEOUT] * 10
+    for _ in range(MAX_CONSECUTIVE_FAILED_READS - 1):
+        (reading,), _ = _record(meter.read)
+        assert reading.ok
+    (reading,), messages = _record(meter.read)
+    meter.stop()
+    assert not reading.ok and reading.failed_reads == MAX_CONSECUTIVE_FAILED_READS
+    assert len(messages) == 1 and "5 consecutive reads failed" in messages[0]
+
+
+def test_gpu_lost_mid_run_warns_once_and_freezes(clock: FakeClock) -> None:
+    gpu = FakeGpu()
+    meter = NvmlMeter(nvml=make_fake_nvml([gpu]), clock=clock)
     meter.start()
     gpu.energy_mj += 7_000
     assert meter.read()[0].energy_j == pytest.approx(7.0)
-    gpu.fail_code = NVML_ERRORS["NVML_ERROR_GPU_IS_LOST"]
+    gpu.fail_code = GPU_IS_LOST
     gpu.energy_mj += 3_000
     (reading,), messages = _record(meter.read)
     assert not reading.ok and reading.energy_j == pytest.approx(7.0)
@@ -146,7 +235,7 @@ def test_sampled_gpu_failing_in_the_thread_warns_at_the_next_read() -> None:
     meter = NvmlMeter(sample_interval_s=0.005, nvml=nvml)
     meter.start()
     try:
-        gpu.fail_code = NVML_ERRORS["NVML_ERROR_GPU_IS_LOST"]
+        gpu.fail_code = GPU_IS_LOST
         _wait_until(lambda: nvml.calls["failed"] >= 1)  # the sampler thread hit the error
         time.sleep(0.02)
         failures = nvml.calls["failed"]
@@ -158,9 +247,9 @@ def test_sampled_gpu_failing_in_the_thread_warns_at_the_next_read() -> None:
         meter.stop()
 
 
-def test_counter_reset_warns_once_and_resumes() -> None:
+def test_counter_reset_warns_once_and_resumes(clock: FakeClock) -> None:
     gpu = FakeGpu(energy_mj=900_000)
-    meter = NvmlMeter(nvml=make_fake_nvml([gpu]))
+    meter = NvmlMeter(nvml=make_fake_nvml([gpu]), clock=clock)
     meter.start()
     gpu.energy_mj = 910_000
     assert meter.read()[0].energy_j == pytest.approx(10.0)
@@ -184,18 +273,19 @@ def test_gpu_without_counter_or_power_is_reported_failed() -> None:
     assert meter_threads() == []
 
 
-def test_nvml_library_missing_warns_once() -> None:
+def test_nvml_library_missing_lists_the_gpus_as_unmetered() -> None:
     nvml = make_fake_nvml([], init_error=NVML_ERRORS["NVML_ERROR_LIBRARY_NOT_FOUND"])
     meter = NvmlMeter(nvml=nvml)
     _, messages = _record(meter.start)
     assert len(messages) == 1 and "NVML Shared Library Not Found" in messages[0]
     assert "NVML_ERROR_LIBRARY_NOT_FOUND" in messages[0]  # the code's name, looked up once
-    assert meter.read() == []
+    assert [(r.device, r.kind, r.source, r.energy_j, r.ok) for r in meter.read()] == [
+        ("gpu", "gpu", "unmetered", 0.0, False)]
     explicit = NvmlMeter(gpus=[0, 1], nvml=nvml)
     _, messages = _record(explicit.start)
     readings = explicit.read()
-    assert [(r.device, r.ok, r.energy_j) for r in readings] == [("gpu0", False, 0.0),
-                                                               ("gpu1", False, 0.0)]
+    assert [(r.device, r.source, r.ok, r.energy_j) for r in readings] == [
+        ("gpu0", "unmetered", False, 0.0), ("gpu1", "unmetered", False, 0.0)]
     meter.stop()
     explicit.stop()
 
@@ -208,10 +298,10 @@ def test_pynvml_not_installed_warns_how_to_install(monkeypatch: pytest.MonkeyPat
     assert len(messages) == 1 and "nvidia-ml-py" in messages[0]
 
 
-def test_restart_counts_from_zero_and_stop_shuts_nvml_down() -> None:
+def test_restart_counts_from_zero_and_stop_shuts_nvml_down(clock: FakeClock) -> None:
     gpu = FakeGpu()
     nvml = make_fake_nvml([gpu])
-    meter = NvmlMeter(nvml=nvml)
+    meter = NvmlMeter(nvml=nvml, clock=clock)
     meter.start()
     gpu.energy_mj += 1_000
     meter.stop()
@@ -225,46 +315,22 @@ def test_restart_counts_from_zero_and_stop_shuts_nvml_down() -> None:
     meter.stop()  # idempotent
 
 
-def test_visible_index_follows_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
-    gpus = [FakeGpu(uuid=f"GPU-{i}{i}{i}-uuid", pci_bus_id=f"00000000:0{i}:00.0") for i in range(3)]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-222,0")
-    meter = NvmlMeter(gpus=[0], nvml=make_fake_nvml(gpus))
-    meter.start()
-    gpus[2].energy_mj += 4_000
-    gpus[0].energy_mj += 9_000
-    (reading,) = meter.read()
-    meter.stop()
-    assert reading.device == "gpu0" and reading.energy_j == pytest.approx(4.0)
-
-
-def test_unknown_visible_device_raises_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-nope")
-    nvml = make_fake_nvml([FakeGpu()])
-    with pytest.raises(ConfigurationError, match="GPU-nope"):
-        NvmlMeter(nvml=nvml).start()
-    assert nvml.initialised == 0  # NVML shut down again
-    with pytest.raises(ConfigurationError, match="GPU-nope"):
-        probe_nvml(nvml=nvml)
-
-
-def test_mixed_gpu_models_without_pci_order_warn(monkeypatch: pytest.MonkeyPatch) -> None:
-    gpus = [FakeGpu(name="NVIDIA A100", uuid="GPU-a"), FakeGpu(name="NVIDIA T4", uuid="GPU-b")]
-    meter = NvmlMeter(nvml=make_fake_nvml(gpus))
-    _, messages = _record(meter.start)
-    meter.stop()
-    assert len(messages) == 1 and "CUDA_DEVICE_ORDER=PCI_BUS_ID" in messages[0]
-    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-    _, messages = _record(meter.start)
-    meter.stop()
-    assert messages == []
-
-
 def test_probe_reports_availability() -> None:
     probe = probe_nvml(nvml=make_fake_nvml([FakeGpu(), FakeGpu(uuid="GPU-2")]))
     assert probe.available and [g.visible_index for g in probe.gpus] == [0, 1]
     assert probe.to_dict()["gpus"][1]["identity"]["uuid"] == "GPU-2"
+    assert not probe.covers_cpu and probe.unmetered == ()
     missing = probe_nvml(nvml=make_fake_nvml([], init_error=NVML_ERRORS["NVML_ERROR_DRIVER_NOT_LOADED"]))
     assert not missing.available and "Driver Not Loaded" in missing.reason
+
+
+def test_an_index_this_process_does_not_see_raises_naming_it() -> None:
+    nvml = make_fake_nvml([FakeGpu()])
+    with pytest.raises(ConfigurationError, match=r"gpus=\[3\]"):
+        NvmlMeter(gpus=[3], nvml=nvml).start()
+    assert nvml.initialised == 0  # NVML shut down again
+    with pytest.raises(ConfigurationError, match=r"gpus=\[3\]"):
+        probe_nvml([3], nvml=nvml)
 
 
 @pytest.mark.parametrize("kwargs, name", [
