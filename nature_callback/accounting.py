@@ -23,6 +23,26 @@ STATE_VERSION = 2
 """Version of ``state_dict``; version 1 (with ``records`` as dicts and ``open_epoch``) loads too."""
 
 
+_GAP = slice(len(KINDS), len(KINDS) + 2)
+"""Where the gap [J, g] sits in an epoch vector; the device counts follow it."""
+
+
+@dataclass(frozen=True)
+class DeviceCounts:
+    """How many devices were estimated, metered (measured or estimated) and failed, summed
+    over ranks when they travel in an epoch vector."""
+
+    estimated: int = 0
+    metered: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of_vector(cls, vector: list[float]) -> "DeviceCounts":
+        """The counts at the end of an epoch vector."""
+        estimated, metered, failed = (round(value) for value in vector[_GAP.stop:])
+        return cls(estimated, metered, failed)
+
+
 @dataclass(frozen=True)
 class OpenEpoch:
     """An epoch cut short by a checkpoint: what was measured of it so far."""
@@ -100,11 +120,11 @@ class Accounting:
         self.a_hw_j += gap_j
         self.a_hw_g += gap_g
 
-    def epoch_vector(self, kind_j: dict[str, float], estimated_devices: int) -> list[float]:
-        """What ranks sum at an epoch's end: J per device kind, the pending gap, and the
-        number of estimated devices. Takes the pending gap."""
+    def epoch_vector(self, kind_j: dict[str, float], devices: DeviceCounts) -> list[float]:
+        """What ranks sum when an epoch or named window closes: J per device kind, the pending
+        gap (taken), and the numbers of estimated, metered and failed devices."""
         return [*(kind_j.get(kind, 0.0) for kind in KINDS), *self.take_gap_vector(),
-                float(estimated_devices)]
+                float(devices.estimated), float(devices.metered), float(devices.failed)]
 
     def close_epoch(self, vector: list[float], *, epoch_time_s: float,
                     intensity: CarbonIntensity,
@@ -112,8 +132,8 @@ class Accounting:
                     metered_kinds: frozenset[str] = frozenset()) -> EpochRecord:
         """Turn a (reduced) ``epoch_vector`` into the epoch's record and add it."""
         kind_j = dict(zip(KINDS, vector[: len(KINDS)], strict=True))
-        self.commit_gap(vector[len(KINDS): len(KINDS) + 2])
-        estimated = vector[len(KINDS) + 2] > 0
+        self.commit_gap(vector[_GAP])
+        devices = DeviceCounts.of_vector(vector)
         terms = epoch_terms(
             epoch=len(self.records), hardware_energy_j=sum(kind_j.values()),
             epoch_time_s=epoch_time_s, pue=self.pue, grid_loss=self.grid_loss,
@@ -124,9 +144,10 @@ class Accounting:
             if j > 0 or kind in metered_kinds}
         record = self._record(
             terms, power_by_kind_w=power_by_kind_w,
-            power_by_device_w=dict(power_by_device_w or {}), estimated=estimated,
-            carbon_source=intensity.source, carbon_is_stale=intensity.is_stale,
-            carbon_is_estimated=intensity.is_estimated,
+            power_by_device_w=dict(power_by_device_w or {}),
+            estimated=devices.estimated > 0, carbon_source=intensity.source,
+            carbon_is_stale=intensity.is_stale, carbon_is_estimated=intensity.is_estimated,
+            devices_metered=devices.metered, devices_failed=devices.failed,
         )
         self._add(record)
         return record
@@ -135,14 +156,15 @@ class Accounting:
                      intensity: CarbonIntensity) -> WindowRecord:
         """Turn a (reduced) ``epoch_vector`` of a named window into its record and add it."""
         hardware_j = sum(vector[: len(KINDS)])
-        self.commit_gap(vector[len(KINDS): len(KINDS) + 2])
+        self.commit_gap(vector[_GAP])
         energy_j = hardware_j * self.factor
         record = WindowRecord(
             name=name, index=sum(1 for r in self.window_records if r.name == name),
             window_time_s=window_time_s,
             power_w=hardware_j / window_time_s if window_time_s > 0 else 0.0,
             energy_j=energy_j, co2e_g=co2e_g(energy_j, intensity.g_per_kwh),
-            carbon_intensity_g_per_kwh=intensity.g_per_kwh, estimated=vector[-1] > 0,
+            carbon_intensity_g_per_kwh=intensity.g_per_kwh,
+            estimated=DeviceCounts.of_vector(vector).estimated > 0,
             carbon_source=intensity.source)
         self._add_window(record)
         return record
@@ -277,6 +299,6 @@ class Accounting:
     def close_open_epoch(self, open_epoch: OpenEpoch, intensity: CarbonIntensity) -> EpochRecord:
         """Record an epoch cut short by a checkpoint as it was measured (local figures)."""
         vector = [*(open_epoch.energy_by_kind_j.get(kind, 0.0) for kind in KINDS), 0.0, 0.0,
-                  0.0]
+                  0.0, 0.0, 0.0]
         return self.close_epoch(vector, epoch_time_s=open_epoch.epoch_time_s,
                                 intensity=intensity)

@@ -58,6 +58,11 @@ class EpochRecord:
     """The intensity is an older value kept after a failed live lookup."""
     carbon_is_estimated: bool = False
     """The provider labels the intensity as estimated (or it is an annual average)."""
+    devices_metered: int = 0
+    """Devices metered over all ranks (a GPU shared by ranks counted once)."""
+    devices_failed: int = 0
+    """Devices over all ranks whose meter failed (their energy stopped at the last good
+    reading): a figure with failed devices is incomplete."""
 
     def metrics(self) -> dict[str, float]:
         """The terms of docs/nature.md, named ``nature/<name>``: what the callback logs through

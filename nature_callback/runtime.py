@@ -35,6 +35,12 @@ class Distributed:
     """Whether this process writes the records and the ledger row (global rank zero)."""
     reduce: Reducer = field(default=identity, compare=False)
     """Sums a float vector over every rank (a collective call: every rank makes it)."""
+    gather: Callable[[Any], list[Any]] | None = field(default=None, compare=False)
+    """Gathers one picklable object from every rank, in rank order (a collective call); used
+    at start to meter a GPU shared by several ranks once and to list every rank's meters."""
+    local_peer_pids: tuple[int, ...] = ()
+    """Process ids of the other ranks on this node: left out of this rank's CPU and DRAM
+    estimates (each rank estimates its own processes)."""
 
     @property
     def is_distributed(self) -> bool:

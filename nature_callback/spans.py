@@ -70,8 +70,16 @@ class BoundaryReader:
         self.meter = meter
         self.cuda_devices = cuda_devices
         """CUDA devices synchronised before each read, so queued GPU work lands in its window."""
+        self.skipped: frozenset[str] = frozenset()
+        """Devices left out (a GPU another rank meters)."""
         self.readings: dict[str, DeviceEnergy] = {r.device: r for r in meter.read()}
         """The latest reading of every device: the last boundary."""
+
+    def skip(self, devices: set[str]) -> None:
+        """Leave ``devices`` out from now on."""
+        self.skipped = frozenset(devices)
+        for device in devices:
+            self.readings.pop(device, None)
 
     def add(self, meter: EnergyMeter) -> None:
         """Read another (started) meter from this boundary on."""
@@ -82,6 +90,8 @@ class BoundaryReader:
         synchronize_cuda(self.cuda_devices)
         deltas: dict[str, float] = {}
         for reading in self.meter.read():
+            if reading.device in self.skipped:
+                continue
             previous = self.readings.get(reading.device)
             deltas[reading.device] = max(
                 reading.energy_j - (previous.energy_j if previous else 0.0), 0.0)

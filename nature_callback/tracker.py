@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from nature_callback.accounting import Accounting, OpenEpoch
+from nature_callback.accounting import Accounting, DeviceCounts, OpenEpoch
 from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for, resolve_provider
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
@@ -149,6 +149,8 @@ class NatureTracker:
         self._file_suffix = ""
         """``.<run id>`` when the folder already holds another run's records."""
         self._sigterm = SigtermGuard()
+        self._all_meters: list[dict[str, Any]] | None = None
+        """Every rank's meters (gathered at start under DDP)."""
         self._started = False
         self._stopped = False
 
@@ -176,6 +178,7 @@ class NatureTracker:
             self._cut_epoch = self._accounting.load_state_dict(self._pending_state)
             self._pending_state = None
         self._reader = BoundaryReader(meter, [])
+        self._share_devices_with_other_ranks()
         self._reader.cuda_devices = self._metered_cuda_devices()
         self._boundary_wall_s = self.clock.wall_s()
         self._started, self._stopped, self.status = True, False, "running"
@@ -200,7 +203,8 @@ class NatureTracker:
 
         return build_meters(gpus=gpus, node_level=node_level,  # type: ignore[arg-type]
                             cpu_tdp_w=self.config.cpu_tdp_w,
-                            sample_interval_s=self.config.sample_interval_s)
+                            sample_interval_s=self.config.sample_interval_s,
+                            exclude_pids=self.distributed.local_peer_pids)
 
     def _meter_late_cuda(self) -> None:
         """``gpus="auto"`` and CUDA was not in use at ``start()``: once it is (the model moved
@@ -214,6 +218,29 @@ class NatureTracker:
         self._reader.add(gpu_meter)
         self._gpus = devices
         self._reader.cuda_devices = self._metered_cuda_devices()
+
+    def _share_devices_with_other_ranks(self) -> None:
+        """Under DDP: a GPU that several ranks see (same NVML UUID) is metered by the lowest
+        of them only; every rank's meters are listed in the record."""
+        gather = self.distributed.gather
+        assert self._reader is not None
+        if gather is None:
+            return
+        mine = [r.to_dict() for r in self._reader.readings.values()]
+        everyone = gather(mine)
+        seen: dict[str, int] = {}
+        for rank, meters in enumerate(everyone):
+            for meter in meters:
+                if meter.get("uuid"):
+                    seen.setdefault(meter["uuid"], rank)
+        shared = {meter["device"] for meter in mine if meter.get("uuid")
+                  and seen[meter["uuid"]] < self.distributed.rank}
+        self._reader.skip(shared)
+        self._all_meters = [
+            {"rank": rank, "device": meter["device"], "kind": meter["kind"],
+             "description": meter["description"], "source": meter["source"], "ok": meter["ok"],
+             "metered_by_rank": seen.get(meter.get("uuid") or "", rank)}
+            for rank, meters in enumerate(everyone) for meter in meters]
 
     def _metered_cuda_devices(self) -> list[int]:
         """The CUDA devices to synchronise at boundaries: the metered ones, where torch has
@@ -288,6 +315,10 @@ class NatureTracker:
         }
 
     def _meters(self) -> list[dict[str, Any]]:
+        """The meters of the run: every rank's under DDP (as gathered at start), else this
+        process's with their current state."""
+        if self._all_meters is not None:
+            return self._all_meters
         readings = self._reader.readings.values() if self._reader else ()
         return [{"device": d.device, "kind": d.kind, "description": d.description,
                  "source": d.source, "ok": d.ok} for d in readings]
@@ -326,9 +357,12 @@ class NatureTracker:
         self._boundary_wall_s = now_wall_s
         return now_s
 
-    def _estimated_devices(self) -> int:
+    def _device_counts(self) -> DeviceCounts:
         assert self._reader is not None
-        return sum(1 for d in self._reader.readings.values() if d.source == "estimated")
+        readings = [d for d in self._reader.readings.values() if d.source != "unmetered"]
+        return DeviceCounts(estimated=sum(1 for d in readings if d.source == "estimated"),
+                            metered=sum(1 for d in readings if d.ok),
+                            failed=sum(1 for d in readings if not d.ok))
 
     def _append(self, record: EpochRecord | WindowRecord | StepRecord) -> None:
         """Write a record's line; a ledger row that met a lock is tried again now."""
@@ -394,7 +428,7 @@ class NatureTracker:
         now_s = self._charge()
         epoch, self._epoch = self._epoch, None
         epoch.pause(now_s)
-        vector = reduce(self._accounting.epoch_vector(epoch.kind_j, self._estimated_devices()))
+        vector = reduce(self._accounting.epoch_vector(epoch.kind_j, self._device_counts()))
         epoch_time_s = epoch.time_s
         if epoch.carried is not None:  # measured before the checkpoint: added once, not reduced
             epoch_time_s += epoch.carried.epoch_time_s
@@ -457,7 +491,7 @@ class NatureTracker:
         now_s = self._charge()
         window, self._window = self._window, None
         window.pause(now_s)
-        vector = reduce(self._accounting.epoch_vector(window.kind_j, self._estimated_devices()))
+        vector = reduce(self._accounting.epoch_vector(window.kind_j, self._device_counts()))
         if self._epoch is not None:
             self._epoch.resume(now_s)
         return self._accounting.close_window(
@@ -681,22 +715,31 @@ class NatureTracker:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """History to carry in a checkpoint: completed epochs and windows, A so far, and an
-        epoch cut short (a named window still open counts in A)."""
+        epoch cut short (a named window still open counts in A). Under DDP the energy not yet
+        summed is summed over ranks here (a collective call: every rank must call it, as
+        Lightning does when it saves a checkpoint)."""
         if self._accounting is None or self._reader is None:
             return dict(self._pending_state or {})
         since_j = self._reader.by_kind(self._reader.peek())
+        if self.distributed.is_distributed:  # every rank's part: Lightning asks every rank
+            since_j = dict(zip(KINDS, self.distributed.reduce([since_j[k] for k in KINDS]),
+                               strict=True))
         open_epoch = self._cut_epoch
         gap_j = sum(since_j.values())
         if self._epoch is not None:
             epoch = self._epoch
             carried = epoch.carried or OpenEpoch(len(self.records), 0.0, {})
             running = epoch.running and self._window is None
+            epoch_kind_j = [epoch.kind_j[kind] for kind in KINDS]
+            if self.distributed.is_distributed:
+                epoch_kind_j = self.distributed.reduce(epoch_kind_j)
             open_epoch = OpenEpoch(
                 epoch=len(self.records),
                 epoch_time_s=carried.epoch_time_s + epoch.elapsed_s(self.clock.monotonic_s()),
                 energy_by_kind_j={
-                    kind: epoch.kind_j[kind] + carried.energy_by_kind_j.get(kind, 0.0)
-                    + (since_j[kind] if running else 0.0) for kind in KINDS})
+                    kind: part_j + carried.energy_by_kind_j.get(kind, 0.0)
+                    + (since_j[kind] if running else 0.0)
+                    for kind, part_j in zip(KINDS, epoch_kind_j, strict=True)})
             gap_j = 0.0 if running else gap_j
         if self._window is not None:
             gap_j += sum(self._window.kind_j.values())

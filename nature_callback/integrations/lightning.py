@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -361,7 +363,8 @@ def _gpu_indices(trainer: Any) -> list[int] | None:
 
 
 def _distributed(trainer: Any) -> Distributed:
-    """This process's place in the run; figures are summed over ranks through the strategy."""
+    """This process's place in the run: figures are summed over ranks through the strategy;
+    objects are gathered through ``torch.distributed`` (a collective call at set-up)."""
     if trainer.world_size <= 1:
         return Distributed()
 
@@ -369,5 +372,18 @@ def _distributed(trainer: Any) -> Distributed:
         tensor = torch.tensor(values, dtype=torch.float64, device=trainer.strategy.root_device)
         return [float(v) for v in trainer.strategy.reduce(tensor, reduce_op="sum").tolist()]
 
+    gather = _gather_objects if torch.distributed.is_initialized() else None
+    peers: tuple[int, ...] = ()
+    if gather is not None:
+        me = (socket.gethostname(), os.getpid())
+        peers = tuple(pid for host, pid in gather(me) if host == me[0] and pid != me[1])
     return Distributed(rank=trainer.global_rank, world_size=trainer.world_size,
-                       is_writer=trainer.is_global_zero, reduce=reduce)
+                       is_writer=trainer.is_global_zero, reduce=reduce, gather=gather,
+                       local_peer_pids=peers)
+
+
+def _gather_objects(value: Any) -> list[Any]:
+    """``value`` of every rank, in rank order."""
+    gathered: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, value)
+    return gathered

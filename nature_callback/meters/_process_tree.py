@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Callable
 
 import psutil
@@ -56,8 +57,15 @@ class ProcessTree:
         self._known: dict[int, psutil.Process] = {}
         self._members_cache: list[psutil.Process] = []
         self._members_at_s = -float("inf")
+        self._excluded: frozenset[int] = frozenset()
         self._lock = threading.Lock()
 
+    def exclude(self, pids: Iterable[int]) -> None:
+        """Leave out these processes and their descendants (other ranks of a distributed run
+        started as this process's children meter themselves)."""
+        with self._lock:
+            self._excluded = frozenset(pids) - {self.process.pid}
+            self._members_at_s = -float("inf")
     @classmethod
     def of_this_process(cls) -> "ProcessTree":
         """The tree of the current process, shared by its meters and runs (one psutil handle,
@@ -78,6 +86,7 @@ class ProcessTree:
             children = _child_pids_from_proc(frontier.pop())
             if children is None:
                 return None
+            children = [pid for pid in children if pid not in self._excluded]
             pids.extend(children)
             frontier.extend(children)
         processes = []
@@ -90,6 +99,18 @@ class ProcessTree:
             processes.append(self._known[pid])
         self._known = {process.pid: process for process in processes}
         return processes
+
+    def _descendants_psutil(self) -> list[psutil.Process]:
+        """Descendants through psutil (where /proc has no ``children`` files), without the
+        excluded processes' subtrees."""
+        found: list[psutil.Process] = []
+        frontier = [self.process]
+        while frontier:
+            for child in frontier.pop().children():
+                if child.pid not in self._excluded:
+                    found.append(child)
+                    frontier.append(child)
+        return found
 
     def _members(self, max_age_s: float | None = None) -> list[psutil.Process]:
         """The process and its descendants, rebuilt when older than ``max_age_s`` (default
@@ -104,7 +125,7 @@ class ProcessTree:
         try:
             children = self._descendants_fast()
             if children is None:
-                children = self.process.children(recursive=True)
+                children = self._descendants_psutil()
             return [self.process, *children]
         except psutil.Error as err:
             raise MeterError(f"cannot list the processes of pid {self.process.pid}: {err}") from err

@@ -81,8 +81,10 @@ class _TreeEstimateMeter(ChannelMeter):
     device_kind: DeviceKind
     description: str
 
-    def __init__(self) -> None:
+    def __init__(self, exclude_pids: tuple[int, ...] = ()) -> None:
         super().__init__(poll_interval_s=1.0)
+        self.exclude_pids = exclude_pids
+        """Processes (with their descendants) left out: other ranks that meter themselves."""
 
     @abstractmethod
     def _new_channel(self, state: DeviceState, tree: ProcessTree) -> Channel:
@@ -93,7 +95,10 @@ class _TreeEstimateMeter(ChannelMeter):
 
         state = DeviceState(self.device_key, self.device_kind, self.description, "estimated")
         try:
-            return [self._new_channel(state, ProcessTree.of_this_process())]
+            tree = ProcessTree.of_this_process()
+            if self.exclude_pids:
+                tree.exclude(self.exclude_pids)
+            return [self._new_channel(state, tree)]
         except MeterError as err:
             self.fail(state, "psutil", str(err))
             return [state]
@@ -115,8 +120,9 @@ class CpuEstimateMeter(_TreeEstimateMeter):
         *,
         topology: CpuTopology | None = None,
         model_name: str | None = None,
+        exclude_pids: tuple[int, ...] = (),
     ) -> None:
-        super().__init__()
+        super().__init__(exclude_pids)
         self.topology = topology or CpuTopology.detect()
         self.model_name = cpu_model_name() if model_name is None else model_name
         if cpu_tdp_w is not None:
@@ -154,8 +160,8 @@ class DramEstimateMeter(_TreeEstimateMeter):
     device_key = "dram"
     device_kind = "dram"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, exclude_pids: tuple[int, ...] = ()) -> None:
+        super().__init__(exclude_pids)
         self.w_per_gb = DRAM_W_PER_GB
         self.description = (
             f"DRAM (ESTIMATED: resident memory of this process and its children, sampled at each "

@@ -46,7 +46,10 @@ class MeterConfig:
     gpus: Literal["visible"] | tuple[int, ...] | None = "visible"
     """``"visible"``, visible (torch) GPU indices, or None for no GPU metering."""
     node_level: bool = True
-    """True in the node's local rank 0: meter CPU and DRAM (node-wide counters)."""
+    """True in the node's local rank 0: it reads the node-wide counters (RAPL). Where RAPL
+    cannot be read, every rank estimates its own process tree instead."""
+    exclude_pids: tuple[int, ...] = ()
+    """Processes left out of the CPU and DRAM estimates (other ranks on this node)."""
     cpu_tdp_w: float | None = None
     """TDP of one CPU package in W for the CPU estimate; None uses the embedded table."""
     sample_interval_s: float = 0.1
@@ -106,12 +109,12 @@ def _gpu_meters(config: MeterConfig, nvml: Any | None, torch: Any | None,
 
 
 def _node_meters(config: MeterConfig, cpu_covered: bool) -> list[EnergyMeter]:
-    if not config.node_level:
-        log.info("CPU and DRAM not metered in this process: node_level=False (another rank of "
-                 "this node meters them).")
-        return []
     root = resolve_powercap_root(config.powercap_root)
     probe = probe_rapl(root)
+    if probe.readable and not config.node_level:
+        log.info("CPU and DRAM not metered in this process: node_level=False (the node's local "
+                 "rank 0 reads its RAPL counters).")
+        return []
     if probe.readable:
         if not probe.has_dram:
             log.info("RAPL has no DRAM zone under %s (usual on desktops and AMD CPUs): DRAM "
@@ -125,7 +128,8 @@ def _node_meters(config: MeterConfig, cpu_covered: bool) -> list[EnergyMeter]:
         log.info("CPU and DRAM energy are estimated: %s.", probe.message)
     else:
         warnings.warn(f"RAPL: {probe.message}", MeterWarning, stacklevel=3)
-    return [CpuEstimateMeter(config.cpu_tdp_w), DramEstimateMeter()]
+    return [CpuEstimateMeter(config.cpu_tdp_w, exclude_pids=config.exclude_pids),
+            DramEstimateMeter(exclude_pids=config.exclude_pids)]
 
 
 def build_meters(
@@ -138,11 +142,13 @@ def build_meters(
     nvml: Any | None = None,
     torch: Any | None = None,
     clock: Clock | None = None,
+    exclude_pids: tuple[int, ...] = (),
 ) -> MeterGroup:
     """Every meter this process should run, as one group (not started).
 
     ``nvml``, ``torch``: ``pynvml``- and torch-like modules to use instead of the real
-    ones; ``clock``: the GPU meter's time source (tests). Raises ``ConfigurationError``
+    ones; ``clock``: the GPU meter's time source (tests). ``exclude_pids``: processes (other
+    ranks) left out of the CPU and DRAM estimates. Raises ``ConfigurationError``
     for an invalid parameter or a GPU index this process does not see; everything else
     (no GPU, no NVML, MIG, unreadable RAPL) falls back with at most one message per cause.
     """
@@ -152,6 +158,7 @@ def build_meters(
         cpu_tdp_w=cpu_tdp_w,
         sample_interval_s=sample_interval_s,
         powercap_root=Path(powercap_root) if isinstance(powercap_root, str) else powercap_root,
+        exclude_pids=tuple(exclude_pids),
     )
     gpu_meters, cpu_covered = _gpu_meters(config, nvml, torch, clock)
     return MeterGroup(gpu_meters + _node_meters(config, cpu_covered))

@@ -28,7 +28,7 @@ class FakeMeter(EnergyMeter):
 
     def __init__(self, clock: FakeClock, power_w: dict[str, float] | None = None,
                  kinds: dict[str, DeviceKind] | None = None,
-                 source: Source = "measured") -> None:
+                 source: Source = "measured", uuids: dict[str, str] | None = None) -> None:
         self.clock = clock
         self.power_w = dict(power_w or {"cpu0": 80.0, "dram0": 20.0})
         self.kinds: dict[str, DeviceKind] = kinds or {
@@ -36,6 +36,7 @@ class FakeMeter(EnergyMeter):
                      "gpu" if device.startswith("gpu") else "cpu")
             for device in self.power_w}
         self.source = source
+        self.uuids = dict(uuids or {})
         self.energy_j = {device: 0.0 for device in self.power_w}
         self._last_s = 0.0
         self.started = self.stopped = False
@@ -59,7 +60,7 @@ class FakeMeter(EnergyMeter):
         self._accumulate()
         return [DeviceEnergy(device=device, kind=self.kinds[device],
                              description=f"fake {device}", energy_j=energy_j,
-                             source=self.source)
+                             source=self.source, uuid=self.uuids.get(device, ""))
                 for device, energy_j in self.energy_j.items()]
 
     def stop(self) -> None:

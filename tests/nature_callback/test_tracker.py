@@ -490,3 +490,28 @@ def test_state_taken_during_validation_keeps_the_epoch_and_puts_the_window_in_a(
     assert state["open_epoch"]["epoch_time_s"] == pytest.approx(2.0)
     assert state["open_epoch"]["hardware_energy_j"] == pytest.approx(200.0)
     assert state["a_hw_j"] == pytest.approx(100.0)  # the open window's energy so far
+
+
+def test_a_gpu_two_ranks_share_is_metered_by_the_lower_rank_only(tmp_path: Path) -> None:
+    from nature_callback import Distributed
+
+    clock = FakeClock()
+    shared = {"gpu0": "GPU-aaaa"}
+    rank0_meters = [{"device": "gpu0", "kind": "gpu", "description": "fake gpu0",
+                     "source": "measured", "ok": True, "uuid": "GPU-aaaa"}]
+
+    def gather(mine: object) -> list[object]:  # what all_gather_object gives rank 1
+        return [rank0_meters, mine]
+
+    rank1 = Distributed(rank=1, world_size=2, is_writer=False, reduce=lambda v: v,
+                        gather=gather)
+    tracker = make_tracker(tmp_path, clock, distributed=rank1, meter=FakeMeter(
+        clock, {"gpu0": 300.0, "cpu0": 50.0}, uuids=shared))
+    with tracker:
+        with tracker.epoch():
+            clock.advance(1.0)
+    (record,) = tracker.records
+    assert record.power_by_kind_w == {"cpu": pytest.approx(50.0)}  # rank 0 counts the GPU
+    assert record.devices_metered == 1
+    listed = {(m["rank"], m["device"]): m["metered_by_rank"] for m in tracker.summary().meters}
+    assert listed == {(0, "gpu0"): 0, (1, "gpu0"): 0, (1, "cpu0"): 1}

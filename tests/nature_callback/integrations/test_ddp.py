@@ -44,3 +44,21 @@ def test_ddp_two_cpu_ranks_sum_once_and_write_one_record(tmp_path: Path,
         assert record["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.3)
         assert record["power_by_device_w"] == {}
         assert record["power_by_kind_w"]["cpu"] == pytest.approx(0.8 * POWER_W, rel=0.3)
+
+
+def test_ddp_without_rapl_each_rank_estimates_its_own_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NATURE_POWERCAP_ROOT", str(tmp_path / "no-powercap"))
+    record_dir = tmp_path / "record"
+    callback = make_callback(tmp_path, pue=1.0, grid_loss=0.0, carbon=500.0, n_exp=1,
+                             output_dir=record_dir, progress_bar=False)
+    trainer = make_trainer(tmp_path, callback, epochs=1, devices=2, strategy="ddp_fork")
+    trainer.fit(make_module(), train_loader(samples=1024))
+    run = read_run(record_dir)
+    assert run.summary is not None and run.summary["status"] == "completed"
+    listed = sorted((meter["rank"], meter["device"]) for meter in run.summary["meters"])
+    assert listed == [(0, "cpu"), (0, "dram"), (1, "cpu"), (1, "dram")]
+    (record,) = run.epochs
+    assert record["devices_metered"] == 4 and record["devices_failed"] == 0
+    assert record["estimated"] and record["power_by_kind_w"]["cpu"] > 0

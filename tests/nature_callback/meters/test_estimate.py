@@ -77,6 +77,26 @@ def test_cpu_time_of_child_processes_is_counted(monkeypatch: pytest.MonkeyPatch)
     assert after_exit_j >= while_alive_j
 
 
+def test_an_excluded_child_another_rank_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_process_tree, "MEMBERS_REFRESH_S", 0.0)
+    tree = _process_tree.ProcessTree.of_this_process()
+    child = _start_burning_child(0.3)  # a rank started as this process's child, alive
+    try:
+        tree.exclude((child.pid,))
+        without_child_s = tree.cpu_time_s()
+        own_s = sum(psutil.Process().cpu_times()[:4])  # reaped children's times included
+        tree.exclude(())
+        tree._max_cpu_s = 0.0  # the running maximum would hide the difference
+        with_child_s = tree.cpu_time_s()
+    finally:
+        child.communicate("")
+        tree.exclude(())
+    assert without_child_s < own_s + 0.15  # the child's 0.3 s of CPU are left out
+    assert with_child_s >= without_child_s + 0.3 - TICK_S  # and counted without the exclusion
+    meter = CpuEstimateMeter(cpu_tdp_w=50.0, exclude_pids=(4242,))
+    assert meter.exclude_pids == (4242,)
+
+
 def test_a_child_found_late_is_counted_in_full_at_the_next_refresh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -113,11 +113,17 @@ def test_rapl_permission_denied_warns_once_then_estimates(shared_powercap: FakeP
     assert "permission denied" in outcome["warnings"][0] and "sudo chmod a+r" in outcome["warnings"][0]
 
 
-def test_not_node_level_builds_no_cpu_or_dram_meter(powercap: FakePowercap) -> None:
+def test_not_node_level_leaves_rapl_to_local_rank_0_but_estimates_its_own_processes(
+    powercap: FakePowercap, tmp_path: Path,
+) -> None:
     _package_with_dram(powercap)
-    group = build_meters(node_level=False, powercap_root=powercap.root, nvml=make_fake_nvml([FakeGpu()]))
-    assert _types(group) == [NvmlMeter]
-    assert _types(build_meters(node_level=False, gpus=None)) == []
+    group = build_meters(node_level=False, powercap_root=powercap.root,
+                         nvml=make_fake_nvml([FakeGpu()]))
+    assert _types(group) == [NvmlMeter]  # the node's RAPL is local rank 0's
+    estimates = build_meters(node_level=False, gpus=None, powercap_root=tmp_path / "none",
+                             exclude_pids=(12345,))
+    assert _types(estimates) == [CpuEstimateMeter, DramEstimateMeter]
+    assert all(meter.exclude_pids == (12345,) for meter in estimates.meters)
 
 
 def test_gpus_none_never_touches_nvml(tmp_path: Path) -> None:
