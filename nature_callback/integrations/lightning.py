@@ -22,6 +22,7 @@ from nature_callback._lightning import CallbackBase
 from nature_callback.carbon import CarbonProvider, resolve_provider
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.exceptions import ConfigurationError, NatureWarning
+from nature_callback.gpu_choice import check_tracker_gpus
 from nature_callback.records import (
     ALL_METRICS,
     CARBON_FLAG_METRICS,
@@ -75,6 +76,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
         verbose: bool = True,
         monitorable: Literal["auto", "totals", "all"] = "auto",
         log_every_n_steps: int | None = None,
+        gpus: str | list[int] | None = "auto",
     ) -> None:
         self.config = NatureConfig(
             pue=pue, grid_loss=grid_loss, n_exp=n_exp, extra_energy_j=extra_energy_j,
@@ -94,6 +96,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
                 f"log_every_n_steps={log_every_n_steps!r} is invalid: give a positive number of "
                 "optimizer steps, or None to log once per epoch.")
         self.log_every_n_steps = log_every_n_steps
+        self.gpus = check_tracker_gpus(gpus)
         self.monitorable = monitorable
         self.progress_bar = progress_bar
         self.verbose = verbose
@@ -141,8 +144,9 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
                  ) -> NatureTracker:
         config = dataclasses.replace(self.config, planned_epochs=planned_epochs,
                                      output_dir=output_dir)
+        gpus = _gpu_indices(trainer) if self.gpus == "auto" else self.gpus
         return NatureTracker.from_config(
-            config, carbon=self.provider, gpus=_gpu_indices(trainer),
+            config, carbon=self.provider, gpus=gpus,
             node_level=trainer.local_rank == 0, distributed=_distributed(trainer))
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
