@@ -112,12 +112,15 @@ def run_demo(
 def _summary_lines(summary: dict[str, Any], test_accuracy: float) -> str:
     meters = "; ".join(f"{m['device']}: {m['source']} ({m['description']})"
                        for m in summary["meters"]) or "none"
+    windows = ", ".join(f"{name} {int(w['count'])}× {w['energy_j']:.1f} J"
+                        for name, w in summary["windows"].items()) or "none"
     flag = "  [E partly ESTIMATED, see meters]" if summary["estimated"] else ""
     return "\n".join([
         f"test accuracy {test_accuracy:.4f}",
         f"NATURE = {summary['nature_co2e_kg']:.4e} kg CO2e, {summary['nature_energy_j']:.1f} J "
         f"({summary['nature_energy_kwh']:.3e} kWh), N_exp={summary['n_exp']}, "
-        f"A={summary['a_energy_j']:.1f} J{flag}",
+        f"A={summary['a_energy_j']:.1f} J, W={summary['windows_energy_j']:.1f} J{flag}",
+        f"named windows: {windows}",
         f"PUE {summary['pue']}, grid loss {summary['grid_loss']:.3f} ({summary['grid_loss_source']}), "
         f"carbon {summary['carbon_source']} [{summary['carbon_zone']}]",
         f"meters: {meters}",
