@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from nature_callback.exceptions import NatureError
 
 if TYPE_CHECKING:
-    from nature_callback.run_files import RunRecord
+    from nature_callback.ledger import RunLedger
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,15 +36,52 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     show = commands.add_parser(
-        "summary", help="print a run's totals and epochs (its folder, nature_summary.json or "
-                        "nature_epochs.jsonl)")
+        "summary", help="a run's totals and epochs (its folder, nature_summary.json or "
+                        "nature_epochs.jsonl); the same text as `nature report PATH`")
     show.add_argument("path", type=Path)
-    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.add_argument("--json", action="store_true", help="print the summary file as JSON")
+
+    report = commands.add_parser(
+        "report", help="a readable report of a run (PATH: its folder or a record file), or "
+                       "of every recorded run of a project (--project)")
+    report.add_argument("path", type=Path, nargs="?", help="the run's folder or record file")
+    report.add_argument("--project", default=None,
+                        help="report the project's recorded runs instead of one run")
+    _ledger_argument(report)
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--plot", type=Path, default=None, metavar="FILE.png|FILE.svg",
+                        help="also draw power, energy and CO2e over the run (matplotlib)")
 
     ledger = commands.add_parser("ledger", help="list the runs recorded in the run ledger")
-    ledger.add_argument("--project", default=None)
-    ledger.add_argument("--path", type=Path, default=None, help="ledger file (default: user data)")
+    ledger.add_argument("--project", default=None, help="only this project's runs")
+    ledger.add_argument("--last", type=_positive_int, default=None, metavar="N",
+                        help="only the N most recent runs")
+    ledger.add_argument("--csv", action="store_true", help="print CSV (params as JSON)")
+    _ledger_argument(ledger)
+
+    export = commands.add_parser(
+        "export", help="write runs as rows of another tool's format (CodeCarbon's "
+                       "emissions.csv)")
+    export.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="run folders or record files, one row each")
+    export.add_argument("--format", choices=("codecarbon",), required=True)
+    export.add_argument("-o", "--output", type=Path, default=None,
+                        help="file to write (default: standard output)")
     return parser
+
+
+def _ledger_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ledger", "--path", dest="ledger", default=None,
+                        metavar="PATH_OR_URL",
+                        help="SQLite file or postgresql:// URL (default: $NATURE_LEDGER, else "
+                             "the user data folder)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
 
 
 def _carbon_argument(value: str | None) -> str | float | None:
@@ -56,68 +93,106 @@ def _carbon_argument(value: str | None) -> str | float | None:
         return value
 
 
-def _summary_text(record: RunRecord) -> str:
-    """A run's totals, then one line per epoch."""
-    lines = []
-    if record.summary is not None:
-        s = record.summary
-        lines.append(f"run {s['run_id']} ({s['project']}): {s['status']}, {s['epochs']} epochs")
-        lines.append(f"NATURE {s['nature_co2e_kg']:.6g} kg CO2e, {s['nature_energy_j']:.6g} J "
-                     f"(N_exp={s['n_exp']}); run {s['co2e_kg']:.6g} kg CO2e, "
-                     f"{s['energy_j']:.6g} J, A={s['a_energy_j']:.6g} J")
-        lines.append(f"PUE {s['pue']}, grid loss {s['grid_loss']:.3f}, carbon "
-                     f"{s['carbon_source']} [{s['carbon_zone']}]"
-                     f"{', E partly ESTIMATED' if s['estimated'] else ''}")
-    if record.epochs:
-        lines.append(f"{'epoch':>5} {'T (s)':>9} {'E (W)':>9} {'energy (J)':>12} "
-                     f"{'g/kWh':>7} {'CO2e (g)':>10}")
-        for epoch in record.epochs:
-            t = epoch["terms"]
-            lines.append(f"{t['epoch']:>5} {t['epoch_time_s']:>9.3f} {t['power_w']:>9.2f} "
-                         f"{t['epoch_energy_j']:>12.2f} {t['carbon_intensity_g_per_kwh']:>7.0f} "
-                         f"{t['epoch_co2e_g']:>10.3e}")
-    if record.skipped_lines:
-        lines.append(f"({record.skipped_lines} unreadable line(s) skipped, e.g. a torn last line "
-                     "after a kill)")
-    return "\n".join(lines)
-
-
-def _ledger_text(path: Path | None, project: str | None) -> str:
-    """The ledger's runs as a table with a header; a missing ledger file is an error."""
+def _open_ledger(location: str | None) -> RunLedger:
+    """The ledger to read; a SQLite file or server table that does not exist is an error
+    (reading creates nothing)."""
     from nature_callback.ledger import RunLedger
 
-    ledger = RunLedger(path)
-    if not ledger.path.exists():
-        raise NatureError(f"no run ledger at {ledger.path} (nothing recorded yet, or give --path).")
-    header = (f"{'started (UTC)':<32} {'project':<20} {'status':<11} {'epochs':>6} "
-              f"{'energy (J)':>12} {'CO2e (kg)':>10}  run id")
-    rows = [f"{run.started_at:<32} {run.project:<20} {run.status:<11} {run.epochs:>6} "
-            f"{run.energy_j:>12.1f} {run.co2e_kg:>10.3e}  {run.run_id}"
-            for run in ledger.runs(project)]
-    return "\n".join([header, *rows])
+    ledger = RunLedger(location)
+    if not ledger.exists():
+        raise NatureError(f"no run ledger at {ledger.path} (nothing recorded yet, or give "
+                          "--ledger).")
+    return ledger
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _summary(args: argparse.Namespace) -> None:
+    from nature_callback.report import RunReport
+
+    report = RunReport.read(args.path)
+    if args.json:
+        _print_json(report.record.summary)
+    else:
+        print(report.text())
+
+
+def _report(args: argparse.Namespace) -> None:
+    from nature_callback.report import ProjectReport, RunReport, plot_run
+
+    if (args.path is None) == (args.project is None):
+        raise NatureError("give either a run (PATH) or --project NAME.")
+    if args.project is None and args.ledger is not None:
+        raise NatureError("--ledger goes with --project.")
+    if args.project is not None:
+        if args.plot is not None:
+            raise NatureError("--plot draws one run: give its PATH instead of --project.")
+        with _open_ledger(args.ledger) as ledger:
+            result: RunReport | ProjectReport = ProjectReport(
+                args.project, str(ledger.path), ledger.runs(args.project))
+    else:
+        result = RunReport.read(args.path)
+        if args.plot is not None:
+            plot_run(result, args.plot)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.text())
+    if args.plot is not None:
+        print(f"plot: {args.plot}", file=sys.stderr if args.json else sys.stdout)
+
+
+def _ledger(args: argparse.Namespace) -> None:
+    from nature_callback.report import ledger_csv, ledger_table
+
+    with _open_ledger(args.ledger) as ledger:
+        runs = ledger.runs(args.project)
+    if args.last is not None:
+        runs = runs[-args.last:]
+    sys.stdout.write(ledger_csv(runs) if args.csv else ledger_table(runs) + "\n")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from nature_callback.report import RunReport, codecarbon_csv
+
+    text = codecarbon_csv(RunReport.read(path) for path in args.paths)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        from nature_callback.files import atomic_write_text
+
+        atomic_write_text(args.output, text)
+        print(f"wrote {len(args.paths)} run(s) to {args.output}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    if args.epochs < 1:
+        raise NatureError(f"--epochs={args.epochs} is invalid: give at least 1.")
+    from nature_callback.demo.run import run_demo
+
+    run_demo(
+        out_dir=args.out, epochs=args.epochs, pue=args.pue,
+        carbon=_carbon_argument(args.carbon), spiking_stage=not args.no_spiking,
+        crossbar_stage=not (args.no_spiking or args.no_crossbar), seed=args.seed,
+    )
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "demo": _demo, "summary": _summary, "report": _report, "ledger": _ledger,
+    "export": _export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nature`` console script."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            if args.epochs < 1:
-                raise NatureError(f"--epochs={args.epochs} is invalid: give at least 1.")
-            from nature_callback.demo.run import run_demo
-
-            run_demo(
-                out_dir=args.out, epochs=args.epochs, pue=args.pue,
-                carbon=_carbon_argument(args.carbon), spiking_stage=not args.no_spiking,
-                crossbar_stage=not (args.no_spiking or args.no_crossbar), seed=args.seed,
-            )
-        elif args.command == "summary":
-            from nature_callback.run_files import read_run
-
-            record = read_run(args.path)
-            print(json.dumps(record.summary, indent=2) if args.json else _summary_text(record))
-        elif args.command == "ledger":
-            print(_ledger_text(args.path, args.project))
+        COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader went away (`nature ledger | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (NatureError, OSError) as err:
         print(f"nature: error: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nature_callback.exceptions import ConfigurationError
+from nature_callback.ledger.urls import PostgresURL, is_postgres_url
 
 DEFAULT_PUE = 1.56
 """Uptime Institute Global Data Center Survey 2024: average annual PUE 1.56."""
@@ -92,8 +93,9 @@ class NatureConfig:
     """Project name under which the run ledger groups runs (for ``n_exp="ledger"``)."""
     output_dir: Path | None = None
     """Folder of the record files; None means the current folder (the callback uses the log dir)."""
-    ledger_path: Path | Literal[False] | None = None
-    """SQLite run ledger; None uses $NATURE_LEDGER or the user data folder, False disables it."""
+    ledger_path: Path | PostgresURL | Literal[False] | None = None
+    """Run ledger: a SQLite file or a ``postgresql://`` URL (its password never written out);
+    None uses $NATURE_LEDGER or the user data folder, False disables it."""
     cpu_tdp_w: float | None = None
     """CPU thermal design power for the utilisation estimate when RAPL cannot be read."""
     sample_interval_s: float = 0.1
@@ -138,16 +140,18 @@ class NatureConfig:
                         "N_exp is the number of experiments behind the reported model (or "
                         "'ledger' to count the runs recorded for this project).")
 
-    def _ledger_path(self) -> Path | Literal[False] | None:
+    def _ledger_path(self) -> Path | PostgresURL | Literal[False] | None:
         if self.ledger_path is None or self.ledger_path is False:
             return self.ledger_path
+        if is_postgres_url(self.ledger_path):
+            return PostgresURL(self.ledger_path)  # type: ignore[arg-type]
         return _path("ledger_path", self.ledger_path,
                      "Or None for $NATURE_LEDGER / the user data folder, False to disable it.")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (paths as strings)."""
+        """Plain-dict view (paths as strings, a ledger URL without its password)."""
         data = {field.name: getattr(self, field.name) for field in fields(self)}
         for key in ("output_dir", "ledger_path"):
-            if isinstance(data[key], Path):
+            if isinstance(data[key], (Path, PostgresURL)):
                 data[key] = str(data[key])
         return data

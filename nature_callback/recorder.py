@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from nature_callback.exceptions import LedgerError, LedgerLockedError, NatureWarning
 from nature_callback.files import atomic_write_json, compact_json
-from nature_callback.ledger import RunLedger
+from nature_callback.ledger import PostgresURL, RunLedger
 from nature_callback.records import EpochRecord, RunSummary, StepRecord, WindowRecord
 from nature_callback.run_files import RunFiles
 
@@ -33,7 +33,7 @@ ROW_RETRY_S = 30.0
 def _record(ledger: RunLedger, summary: RunSummary) -> None:
     ledger.record(summary.run_id, summary.project, summary.started_at, status=summary.status,
                   epochs=summary.epochs, energy_j=summary.energy_j, co2e_kg=summary.co2e_kg,
-                  ended=summary.status != "running")
+                  ended=summary.status != "running", params=summary.params or None)
 
 
 def _record_or_warn(ledger: RunLedger, summary: RunSummary) -> None:
@@ -168,7 +168,7 @@ class Recorder:
             except OSError as err:
                 self._report("epochs", self.files.epochs, err)
 
-    def _report(self, what: str, path: Path, err: Exception) -> None:
+    def _report(self, what: str, path: Path | PostgresURL, err: Exception) -> None:
         if what in self._failed:
             return
         self._failed.add(what)

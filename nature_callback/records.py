@@ -221,6 +221,8 @@ class RunSummary:
     """True when the figures cover only this process's devices (a DDP run cut short)."""
     epochs_file: str
     """Name of the per-epoch JSON Lines file beside this summary."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The run's hyperparameters (as an integration found them), kept with its ledger row."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly)."""

@@ -608,6 +608,7 @@ class NatureTracker:
             estimated=(accounting.any_estimated if accounting else False)
             or any(d.source == "estimated" for d in readings),
             rank_local=rank_local, epochs_file=self._files(rank_local).epochs.name,
+            params=dict(self.params),
         )
 
     def hyperparameters(self) -> dict[str, Any]:

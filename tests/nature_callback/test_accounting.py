@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nature_callback.accounting import Accounting, OpenEpoch
+from nature_callback.accounting import Accounting, DeviceCounts, OpenEpoch
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.records import KINDS
 
@@ -21,7 +21,7 @@ def make(**overrides: object) -> Accounting:
 
 
 def close(accounting: Accounting, gpu_j: float, time_s: float) -> object:
-    vector = accounting.epoch_vector({"gpu": gpu_j}, estimated_devices=0)
+    vector = accounting.epoch_vector({"gpu": gpu_j}, DeviceCounts(metered=1))
     return accounting.close_epoch(vector, epoch_time_s=time_s, intensity=INTENSITY,
                                   metered_kinds=frozenset({"gpu"}))
 
@@ -56,13 +56,15 @@ def test_forecast_and_epoch_numbers_follow_the_records() -> None:
 def test_the_epoch_vector_carries_the_pending_gap_once() -> None:
     accounting = make()
     accounting.add_gap(10.0, 360.0)
-    vector = accounting.epoch_vector({"cpu": 5.0, "dram": 1.0}, estimated_devices=1)
+    vector = accounting.epoch_vector({"cpu": 5.0, "dram": 1.0},
+                                     DeviceCounts(estimated=1, metered=2, failed=1))
     assert vector[: len(KINDS)] == [0.0, 5.0, 1.0, 0.0]
-    assert vector[len(KINDS)] == 10.0 and vector[-1] == 1.0
+    assert vector[len(KINDS)] == 10.0 and vector[-3:] == [1.0, 2.0, 1.0]
     assert accounting.take_gap_vector() == [0.0, 0.0]  # taken with the vector
     summed = [2 * value for value in vector]  # what two identical ranks would give
     record = accounting.close_epoch(summed, epoch_time_s=1.0, intensity=INTENSITY)
     assert record.estimated and record.terms.power_w == pytest.approx(12.0)
+    assert (record.devices_metered, record.devices_failed) == (4, 2)
     assert accounting.a_hw_j == pytest.approx(20.0)
 
 

@@ -515,3 +515,15 @@ def test_a_gpu_two_ranks_share_is_metered_by_the_lower_rank_only(tmp_path: Path)
     assert record.devices_metered == 1
     listed = {(m["rank"], m["device"]): m["metered_by_rank"] for m in tracker.summary().meters}
     assert listed == {(0, "gpu0"): 0, (1, "gpu0"): 0, (1, "cpu0"): 1}
+
+
+def test_the_runs_hyperparameters_reach_its_ledger_row(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tracker = make_tracker(tmp_path, clock)
+    tracker.params = {"lr": 0.1, "layers": 3}
+    with tracker:
+        with tracker.epoch():
+            clock.advance(1.0)
+    (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
+    assert row.params == {"lr": 0.1, "layers": 3}
+    assert read_run(tmp_path / "rec").summary["params"] == {"lr": 0.1, "layers": 3}

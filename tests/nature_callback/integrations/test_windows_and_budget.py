@@ -128,3 +128,17 @@ def test_the_carbon_budget_checks_its_arguments_and_needs_the_callback(tmp_path:
                            callbacks=[CarbonBudget(1.0)])
     with pytest.raises(ConfigurationError, match="needs a NatureCallback"):
         trainer.fit(make_module(), train_loader())
+
+
+def test_the_modules_hyperparameters_go_with_the_run(tmp_path: Path,
+                                                     fake_clock: FakeClock) -> None:
+    from nature_callback.ledger import RunLedger
+
+    module = make_module(fake_clock)
+    module.save_hyperparameters({"lr": 0.01, "hidden": 16, "optimizer": object()})
+    callback = make_callback(tmp_path)
+    make_trainer(tmp_path, callback, epochs=1).fit(module, train_loader())
+    (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
+    assert row.params is not None
+    assert row.params["lr"] == 0.01 and row.params["hidden"] == 16
+    assert row.params["optimizer"].startswith("<object object")  # kept as text
