@@ -23,6 +23,11 @@ from nature_callback.carbon import CarbonProvider, resolve_provider
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.exceptions import ConfigurationError, NatureWarning
 from nature_callback.gpu_choice import check_tracker_gpus
+from nature_callback.integrations._common import (
+    check_log_every_n_steps,
+    plain_params,
+    summary_line,
+)
 from nature_callback.records import (
     ALL_METRICS,
     CARBON_FLAG_METRICS,
@@ -89,13 +94,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             raise ConfigurationError(
                 f"monitorable={monitorable!r} is invalid: pass \"auto\", \"totals\" or \"all\"."
             )
-        if log_every_n_steps is not None and (
-                isinstance(log_every_n_steps, bool) or not isinstance(log_every_n_steps, int)
-                or log_every_n_steps < 1):
-            raise ConfigurationError(
-                f"log_every_n_steps={log_every_n_steps!r} is invalid: give a positive number of "
-                "optimizer steps, or None to log once per epoch.")
-        self.log_every_n_steps = log_every_n_steps
+        self.log_every_n_steps = check_log_every_n_steps(log_every_n_steps)
         self.gpus = check_tracker_gpus(gpus)
         self.monitorable = monitorable
         self.progress_bar = progress_bar
@@ -285,12 +284,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             return
         summary = self.tracker.stop()
         if self.verbose and trainer.is_global_zero:
-            print(
-                f"NATURE: {summary.nature_co2e_kg:.6g} kg CO2e, {summary.nature_energy_kwh:.6g} kWh "
-                f"over {summary.epochs} epochs × N_exp={summary.n_exp}"
-                f"{' (E partly estimated)' if summary.estimated else ''}; "
-                f"record: {self.tracker.summary_path}"
-            )
+            print(summary_line(summary, self.tracker.summary_path))
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         """Write the partial record of a crashed or interrupted run."""
@@ -332,11 +326,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
 
 def _hyperparameters(pl_module: Any) -> dict[str, Any]:
     """The LightningModule's saved hyperparameters as plain JSON values (others as text)."""
-    params: dict[str, Any] = {}
-    for name, value in dict(getattr(pl_module, "hparams", {}) or {}).items():
-        plain = isinstance(value, (bool, int, float, str)) or value is None
-        params[str(name)] = value if plain else repr(value)
-    return params
+    return plain_params(dict(getattr(pl_module, "hparams", {}) or {}))
 
 
 def _monitored_names(trainer: Any) -> set[str]:
