@@ -26,6 +26,7 @@ from neuromorphic_sim.config import (
     CrossbarConfig,
     DeviceConfig,
     HardwareConfig,
+    PCMNoiseModel,
     PeripheryConfig,
     SpikeSimConstants,
 )
@@ -39,6 +40,7 @@ from neuromorphic_sim.exceptions import (
     UnsupportedLayerError,
 )
 from neuromorphic_sim.figure import FigurePaths, draw_side_by_side, side_by_side
+from neuromorphic_sim.folding import fold_batch_norm, fold_batch_norms
 from neuromorphic_sim.mapping import MappedMatrix, WeightCode, map_matrix, weight_code
 from neuromorphic_sim.network import CrossbarNetwork, build_crossbar_network
 from neuromorphic_sim.reference import DigitalReference, count_macs, digital_reference
@@ -47,6 +49,7 @@ from neuromorphic_sim.report import LayerEnergy, LayerMapping, MappingReport, Re
 from neuromorphic_sim.spikesim import (
     VGG9_CIFAR10_SPIKESIM,
     ClosedFormEnergy,
+    ComparisonTerm,
     ConvShape,
     SpikeSimComparison,
     compare_with_spikingjelly,
@@ -57,6 +60,7 @@ from neuromorphic_sim.sweep import SweepPoint, SweepResult, sweep
 __all__ = [
     "VGG9_CIFAR10_SPIKESIM",
     "ClosedFormEnergy",
+    "ComparisonTerm",
     "ConfigurationError",
     "ConvShape",
     "CrossbarConfig",
@@ -72,6 +76,7 @@ __all__ = [
     "MappedMatrix",
     "MappingReport",
     "NeuromorphicSimError",
+    "PCMNoiseModel",
     "PeripheryConfig",
     "ReplayInputError",
     "ReplayReport",
@@ -89,6 +94,8 @@ __all__ = [
     "digital_reference",
     "draw_side_by_side",
     "drift_factor",
+    "fold_batch_norm",
+    "fold_batch_norms",
     "map_matrix",
     "map_model",
     "presets",

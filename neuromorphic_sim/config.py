@@ -20,7 +20,8 @@ SignedEncoding = Literal["differential", "offset"]
 ConvMapping = Literal["unrolled", "kernel_split"]
 InputDriver = Literal["bit_serial", "dac"]
 Accounting = Literal["device", "spikesim"]
-ActivityMode = Literal["dense", "event"]
+ActivityMode = Literal["dense", "event", "spikingjelly_event"]
+ACTIVITY_MODES: tuple[str, ...] = ("dense", "event", "spikingjelly_event")
 
 
 # ------------------------------------------------------------------------------ validation
@@ -69,6 +70,87 @@ class _Config:
         return tuple(f.name for f in fields(self))  # type: ignore[arg-type]
 
 
+# ------------------------------------------------------------------------------ PCM model
+@dataclass(frozen=True)
+class PCMNoiseModel(_Config):
+    """The statistical PCM model of Nandakumar et al. (ICECS 2019), measured on about a million
+    IBM PCM devices, with the constants of IBM aihwkit's ``PCMLikeNoiseModel``
+    (``src/aihwkit/inference/noise/pcm.py``).
+
+    Every effect is per device (per cell). With g_r = |g| / g_max (``DeviceConfig.g_max_s``):
+
+    * programming noise, additive, at the end of programming:
+      g_prog = max(0, g_target + σ_prog·N(0, 1)), σ_prog = (c0 + c1·g_r + c2·g_r²) µS scaled by
+      g_max / 25 µS;
+    * a drift exponent per device, ν = |μ_ν + σ_ν·N(0, 1)|, μ_ν and σ_ν linear in ln g_r and
+      clipped;
+    * drift, g_drift = g_prog·((t + t0)/t0)^−ν (``DeviceConfig.drift_t0_s``);
+    * accumulated 1/f read noise, drawn once for the read time t:
+      g = max(0, g_drift + |g_drift|·σ_1f·N(0, 1)), σ_1f = Q_s·√ln((t + t0 + t_read)/(2·t_read)),
+      Q_s = min(Q_max, Q_coefficient / max(floor, (|g_prog|/g_max)^exponent)). As in aihwkit, t
+      in σ_1f counts from the first read t0 after programming (t + t0), so σ_1f > 0 at t = 0.
+
+    The ``*_scale`` fields are aihwkit's scales (1: the measured model; 0 switches an effect off).
+    """
+
+    programming_coefficients_us: tuple[float, float, float] = (0.26348, 1.9650, -1.1731)
+    """(c0, c1, c2) of σ_prog = c0 + c1·g_r + c2·g_r², µS at g_max = 25 µS (aihwkit
+    ``PCMLikeNoiseModel.prog_coeff`` default): 1.055 µS at g_max, 0.448 µS at 0.1·g_max."""
+    programming_reference_g_max_s: float = 25e-6
+    """g_max the programming polynomial was fitted at, siemens (aihwkit
+    ``prog_coeff_g_max_reference`` = 25 µS); σ_prog scales by g_max_s / this."""
+    drift_mean_coefficients: tuple[float, float] = (-0.0155, 0.0244)
+    """(a, b) of μ_ν = a·ln g_r + b (aihwkit ``generate_drift_coefficients``)."""
+    drift_mean_bounds: tuple[float, float] = (0.049, 0.1)
+    """μ_ν clipped to [low, high] (aihwkit)."""
+    drift_std_coefficients: tuple[float, float] = (-0.0125, -0.0059)
+    """(a, b) of σ_ν = a·ln g_r + b (aihwkit)."""
+    drift_std_bounds: tuple[float, float] = (0.008, 0.045)
+    """σ_ν clipped to [low, high] (aihwkit)."""
+    g_relative_floor: float = 1e-7
+    """g_r is clipped at this floor before its logarithm (aihwkit ``_ZERO_CLIP``)."""
+    read_noise_coefficient: float = 0.0088
+    """Q_s at g_max, the 1/f noise coefficient (aihwkit ``apply_drift_noise_to_conductance``)."""
+    read_noise_exponent: float = 0.65
+    """Q_s grows as g_r^−exponent below g_max (aihwkit)."""
+    read_noise_floor: float = 1e-3
+    """g_r^exponent is clipped at this floor (aihwkit)."""
+    read_noise_max: float = 0.2
+    """Q_s is clipped at this maximum (aihwkit)."""
+    read_time_s: float = 250e-9
+    """t_read of the 1/f fit, seconds (aihwkit ``t_read`` = 250 ns)."""
+    programming_noise_scale: float = 1.0
+    """Multiplies σ_prog (aihwkit ``prog_noise_scale``)."""
+    drift_scale: float = 1.0
+    """Multiplies every ν (aihwkit ``drift_scale``)."""
+    read_noise_scale: float = 1.0
+    """Multiplies σ_1f (aihwkit ``read_noise_scale``)."""
+
+    def __post_init__(self) -> None:
+        owner = "PCMNoiseModel"
+        for name in ("drift_mean_bounds", "drift_std_bounds"):
+            low, high = getattr(self, name)
+            _check_number(owner, name, low)
+            if not high >= low:
+                raise _fail(owner, name, (low, high), "it must be (low, high) with low <= high.")
+        for name in (
+            "programming_reference_g_max_s",
+            "g_relative_floor",
+            "read_noise_floor",
+            "read_time_s",
+        ):
+            _check_number(owner, name, getattr(self, name), positive=True)
+        for name in (
+            "read_noise_coefficient",
+            "read_noise_exponent",
+            "read_noise_max",
+            "programming_noise_scale",
+            "drift_scale",
+            "read_noise_scale",
+        ):
+            _check_number(owner, name, getattr(self, name))
+
+
 # ---------------------------------------------------------------------------------- device
 @dataclass(frozen=True)
 class DeviceConfig(_Config):
@@ -97,11 +179,15 @@ class DeviceConfig(_Config):
     stuck_at_lrs_fraction: float = 0.0
     """Fraction of cells stuck in the low-resistance state (conductance g_max_s)."""
     drift_nu: float = 0.0
-    """Drift exponent ν of G(t) = G0·((t + t0)/t0)^−ν (0: no drift)."""
+    """One drift exponent ν for every cell, G(t) = G0·((t + t0)/t0)^−ν (0: no drift). The PCM
+    model (``pcm``) draws ν per device instead."""
     drift_t0_s: float = 20.0
-    """Drift reference time t0, seconds."""
+    """Drift reference time t0 (the first read after programming), seconds."""
     drift_time_s: float = 0.0
     """Time since programming t at which the network is read, seconds."""
+    pcm: PCMNoiseModel | None = None
+    """The statistical PCM model (per-device programming noise, drift exponents and accumulated
+    1/f noise); None: the generic model (``d2d_variation``, one ``drift_nu``)."""
 
     def __post_init__(self) -> None:
         owner = "DeviceConfig"
@@ -131,6 +217,24 @@ class DeviceConfig(_Config):
         _check_number(owner, "drift_nu", self.drift_nu)
         _check_number(owner, "drift_t0_s", self.drift_t0_s, positive=True)
         _check_number(owner, "drift_time_s", self.drift_time_s)
+        if self.pcm is not None:
+            for name in ("d2d_variation", "drift_nu"):
+                if getattr(self, name) != 0:
+                    raise _fail(
+                        owner,
+                        name,
+                        getattr(self, name),
+                        "the PCM model (pcm) draws programming noise and drift exponents per "
+                        "device; set it to 0, or pcm=None for the generic model.",
+                    )
+
+    @property
+    def drifts(self) -> bool:
+        """True when the conductances read differ from those right after programming (drift or
+        accumulated 1/f noise): what global drift compensation corrects."""
+        if self.pcm is not None:
+            return True  # 1/f noise accumulates from the first read t0, even at t = 0
+        return self.drift_nu > 0 and self.drift_time_s > 0
 
     @classmethod
     def from_resistance(
@@ -222,6 +326,11 @@ class PeripheryConfig(_Config):
     """Read a layer whose input repeats at every time step (the direct-encoded first layer of
     an SNN) once per inference and hold its outputs, instead of reading it at every step as
     SpikeSim does. Its energy is then charged once."""
+    drift_compensation: bool = True
+    """Global drift compensation (aihwkit ``GlobalDriftCompensation``, its inference default):
+    each layer's outputs are scaled by mean|y(0)| / mean|y(t)|, y being the layer's outputs for
+    one-hot reference inputs right after programming and at the read time t. One digital
+    gain per layer; it changes nothing where the device does not drift."""
 
     def __post_init__(self) -> None:
         owner = "PeripheryConfig"
@@ -267,8 +376,11 @@ class SpikeSimConstants(_Config):
     xbar_size: int = 64
     """Crossbar rows = columns (X)."""
     activity_mode: ActivityMode = "dense"
-    """``dense``: charge every PE cycle (SpikeSim's closed form); ``event``: only PE cycles
-    whose input tile holds a non-zero input."""
+    """``dense``: charge every PE cycle (SpikeSim's closed form); ``event``: the whole energy
+    of every PE cycle whose input tile holds a non-zero input, and nothing for the others;
+    ``spikingjelly_event``: spikingjelly 2.0.0's event formula (``SpikeSimEnergyConfig(
+    activity_mode='event')``): the PE cycle's periphery per active PE cycle, the crossbar read
+    per driven row, the neuron module per output position with any input × input tiles."""
     tile_buffer_pj: float = 397.0
     """Tile buffer access per PE cycle."""
     temp_buffer_pj: float = 0.2
@@ -291,7 +403,7 @@ class SpikeSimConstants(_Config):
     def __post_init__(self) -> None:
         owner = "SpikeSimConstants"
         _check_int(owner, "xbar_size", self.xbar_size)
-        _check_choice(owner, "activity_mode", self.activity_mode, ("dense", "event"))
+        _check_choice(owner, "activity_mode", self.activity_mode, ACTIVITY_MODES)
         for name in self.field_names():
             if name.endswith("_pj"):
                 _check_number(owner, name, getattr(self, name))
@@ -339,23 +451,27 @@ class HardwareConfig(_Config):
                 )
 
     def with_parameter(self, name: str, value: Any) -> "HardwareConfig":
-        """A copy with one field changed, looked up by name in the device, crossbar, periphery
-        or SpikeSim constants (``d2d_variation``, ``adc_bits``, ``drift_time_s``, ...)."""
+        """A copy with one field changed, looked up by name in the device, crossbar, periphery,
+        SpikeSim constants or PCM model (``d2d_variation``, ``adc_bits``, ``drift_time_s``,
+        ``drift_compensation``, ``drift_scale``, ...)."""
         for part in ("device", "crossbar", "periphery", "spikesim"):
             section = getattr(self, part)
             if section is not None and name in section.field_names():
                 return replace(self, **{part: replace(section, **{name: value})})
+        pcm = self.device.pcm
+        if pcm is not None and name in pcm.field_names():
+            return replace(self, device=replace(self.device, pcm=replace(pcm, **{name: value})))
         if name in ("seed", "name", "accounting"):
             return replace(self, **{name: value})
         raise ConfigurationError(
             f"parameter={name!r} is not a field of the device, crossbar, periphery or "
-            "SpikeSim constants; e.g. 'd2d_variation', 'c2c_read_noise', 'adc_bits', "
+            "SpikeSim constants or PCM model; e.g. 'd2d_variation', 'c2c_read_noise', 'adc_bits', "
             "'drift_time_s', 'bits_per_cell', 'weight_bits'."
         )
 
     def ideal(self) -> "HardwareConfig":
         """The same hardware with every non-ideality off: continuous cells, full-precision
-        weights, no variation, noise, stuck cells or drift, ideal ADC and DAC.
+        weights, no variation, noise, stuck cells or drift (no PCM model), ideal ADC and DAC.
         Energy is still charged with this configuration's constants."""
         return replace(
             self,
@@ -368,6 +484,7 @@ class HardwareConfig(_Config):
                 stuck_at_hrs_fraction=0.0,
                 stuck_at_lrs_fraction=0.0,
                 drift_time_s=0.0,
+                pcm=None,
             ),
             crossbar=replace(self.crossbar, weight_bits=None),
             periphery=replace(self.periphery, adc_bits=None, input_driver="dac", dac_ideal=True),

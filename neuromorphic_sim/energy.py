@@ -6,7 +6,10 @@ joules per component:
 * ``device``: each component charged per event with the periphery's constants, the cells
   with V²·t·ΣG over the rows each read drives;
 * ``spikesim``: SpikeSim's energy per processing-element (PE) cycle, a PE cycle being one
-  output position of one (input-channel tile × output-channel tile) pair.
+  output position of one (input-channel tile × output-channel tile) pair, charged for every PE
+  cycle (``dense``), for every PE cycle with input (``event``), or by spikingjelly's event
+  formula (``spikingjelly_event``: crossbar per driven row, neuron per output position with
+  input).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from neuromorphic_sim.config import HardwareConfig, SpikeSimConstants
+from neuromorphic_sim.config import ActivityMode, HardwareConfig, SpikeSimConstants
 
 PJ = 1e-12
 """One picojoule in joules."""
@@ -40,6 +43,12 @@ class LayerEvents:
     """Output values computed (neuron updates)."""
     input_bits: float
     """Input bits fetched from the buffer (one per input value per plane)."""
+    row_occupancy_reads: float = 0.0
+    """Σ over group reads of the fraction of the group's rows driven (a read with every row of
+    its group driven counts 1; the dense count is ``dense_group_reads``)."""
+    active_output_sites: float = 0.0
+    """Output positions (per plane, sample and step) whose input holds a non-zero value in any
+    row group."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view."""
@@ -63,6 +72,8 @@ class LayerGeometry:
     """ceil(C_out / X): SpikeSim's output-channel tiles (one column per output channel)."""
     kernel_area: int
     """k·k (1 for a linear layer)."""
+    row_groups: int = 1
+    """Row groups (SpikeSim's input-channel tiles, ceil(C_in / X) under ``kernel_split``)."""
 
 
 def device_energy_j(
@@ -85,6 +96,20 @@ def device_energy_j(
     }
 
 
+SPIKESIM_COMPONENTS = (
+    "tile_buffer",
+    "htree",
+    "mem_fetch",
+    "neuron",
+    "crossbar",
+    "adc",
+    "mux",
+    "temp_buffer",
+    "sub",
+)
+"""The components of SpikeSim's PE-cycle energy (:func:`spikesim_pe_cycle_pj`)."""
+
+
 def spikesim_pe_cycle_pj(constants: SpikeSimConstants, kernel_area: int) -> dict[str, float]:
     """SpikeSim's energy of one PE cycle by component, pJ (X/8 ADC groups of X/8 columns).
 
@@ -105,20 +130,38 @@ def spikesim_pe_cycle_pj(constants: SpikeSimConstants, kernel_area: int) -> dict
     }
 
 
-def spikesim_energy_j(
-    events: LayerEvents, geometry: LayerGeometry, constants: SpikeSimConstants
+def spikesim_charged_cycles(
+    events: LayerEvents, geometry: LayerGeometry, mode: ActivityMode
 ) -> dict[str, float]:
-    """Joules per component under the ``spikesim`` accounting (dense or event-driven)."""
-    reads = (
-        events.dense_group_reads
-        if constants.activity_mode == "dense"
-        else events.active_group_reads
-    )
-    cycles = reads * geometry.output_tiles
-    return {
-        name: cycles * pj * PJ
-        for name, pj in spikesim_pe_cycle_pj(constants, geometry.kernel_area).items()
-    }
+    """PE cycles each SpikeSim component is charged for (its per-PE-cycle energy applies).
+
+    ``dense``: every PE cycle; ``event``: every PE cycle whose input tile holds a non-zero input;
+    ``spikingjelly_event``: those for the periphery, but the crossbar by the fraction of rows
+    driven (a full PE cycle's read scaled by occupancy: spikingjelly's E_xbar/8 × X/C_tile per
+    active row) and the neuron module for every input tile at each output position with any
+    input (spikingjelly's ceil(C_in/X) × active output sites).
+    """
+    tiles = geometry.output_tiles
+    if mode == "dense":
+        return dict.fromkeys(SPIKESIM_COMPONENTS, events.dense_group_reads * tiles)
+    charged = dict.fromkeys(SPIKESIM_COMPONENTS, events.active_group_reads * tiles)
+    if mode == "spikingjelly_event":
+        charged["crossbar"] = events.row_occupancy_reads * tiles
+        charged["neuron"] = events.active_output_sites * geometry.row_groups * tiles
+    return charged
+
+
+def spikesim_energy_j(
+    events: LayerEvents,
+    geometry: LayerGeometry,
+    constants: SpikeSimConstants,
+    mode: ActivityMode | None = None,
+) -> dict[str, float]:
+    """Joules per component under the ``spikesim`` accounting, in ``mode`` (default: the
+    constants' ``activity_mode``)."""
+    charged = spikesim_charged_cycles(events, geometry, mode or constants.activity_mode)
+    per_cycle = spikesim_pe_cycle_pj(constants, geometry.kernel_area)
+    return {name: charged[name] * pj * PJ for name, pj in per_cycle.items()}
 
 
 def layer_energy_j(

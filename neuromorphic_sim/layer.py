@@ -5,7 +5,8 @@ Per forward pass (one time step of a batch) the layer
 
 1. encodes its input into word-line planes (:mod:`neuromorphic_sim.encoding`);
 2. counts, per row group and output position, the active rows and the conductance they
-   drive (one small convolution with the group masks and the row conductance sums);
+   drive (one small convolution with the group masks and the row conductance sums), and from
+   them the fraction of each group's rows driven and the positions with any input;
 3. computes its output. With an ideal ADC the column currents need not be resolved: the
    output is the convolution with the *effective* weights decoded from the non-ideal
    conductances, and read noise, Gaussian per cell and read and decoded linearly, is
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from neuromorphic_sim.column_read import ColumnReader, RepeatedRead
 from neuromorphic_sim.config import HardwareConfig
@@ -74,10 +76,15 @@ def check_mappable(name: str, module: nn.Module) -> None:
                 "only zero padding is mapped."
             )
         return
+    if isinstance(module, _BatchNorm):
+        raise UnsupportedLayerError(
+            f"layer {name!r} ({type(module).__name__}) cannot be folded: BatchNorm is folded into "
+            "a Conv2d (BatchNorm2d) or Linear (BatchNorm1d) that feeds it and nothing else; "
+            "move it after one or fold it by hand."
+        )
     raise UnsupportedLayerError(
         f"layer {name!r} ({type(module).__name__}) cannot be mapped onto crossbars: only "
-        "nn.Conv2d and nn.Linear are; fold normalisation into the preceding layer and replace "
-        "other weighted layers."
+        "nn.Conv2d and nn.Linear are; replace other weighted layers."
     )
 
 
@@ -131,6 +138,7 @@ class CrossbarLayer(nn.Module):
             physical_columns=self.mapped.physical_columns,
             output_tiles=math.ceil(out_features / hw.crossbar.columns),
             kernel_area=kernel_area,
+            row_groups=groups,
         )
 
         effective = (self.mapped.effective_weight() / unit).to(torch.float32)
@@ -149,6 +157,9 @@ class CrossbarLayer(nn.Module):
         self.register_buffer(
             "stats_weight", stats.reshape(groups + 1, self.in_channels, *self.kernel_size)
         )
+        self.register_buffer(
+            "rows_per_group", torch.bincount(group_of_row, minlength=groups).view(1, -1, 1, 1)
+        )
 
         self.hold_constant_inputs = hw.periphery.hold_constant_inputs
         self.resolve_columns = hw.periphery.adc_bits is not None
@@ -159,7 +170,7 @@ class CrossbarLayer(nn.Module):
             "noise_kernel", self._output_noise_kernel(kernel_shape) if self.output_noise else None
         )
         self._cache: _Prepared | None = None
-        self.register_buffer("_counts", torch.zeros(4, dtype=torch.float64), persistent=False)
+        self.register_buffer("_counts", torch.zeros(6, dtype=torch.float64), persistent=False)
         self._host_counts = [0.0, 0.0, 0.0]
 
     def _output_noise_kernel(self, kernel_shape: tuple[int, ...]) -> torch.Tensor:
@@ -183,7 +194,9 @@ class CrossbarLayer(nn.Module):
 
     def events(self) -> LayerEvents:
         """Counters so far (not per inference: divide by the number of samples)."""
-        active_rows, active_groups, conductance, multibit_rows = self._counts.tolist()
+        active_rows, active_groups, conductance, multibit_rows, occupancy, active_sites = (
+            self._counts.tolist()
+        )
         dense_groups, output_updates, input_bits = self._host_counts
         dac = self.hw.periphery.input_driver == "dac"
         return LayerEvents(
@@ -195,6 +208,8 @@ class CrossbarLayer(nn.Module):
             dense_group_reads=dense_groups,
             output_updates=output_updates,
             input_bits=input_bits,
+            row_occupancy_reads=occupancy,
+            active_output_sites=active_sites,
         )
 
     # ---------------------------------------------------------------------------- compute
@@ -228,7 +243,7 @@ class CrossbarLayer(nn.Module):
 
         active = (planes != 0).to(planes.dtype)
         stats = self._conv(active, self.stats_weight)
-        row_counts = stats[:, : self.groups]
+        row_counts = stats[:, : self.groups].double()  # integers: exact in float64
         if encoded.amplitude:
             conductance = self._conv(planes * planes, self.stats_weight[self.groups :]).sum()
         else:
@@ -236,7 +251,14 @@ class CrossbarLayer(nn.Module):
         active_rows = row_counts.sum()
         multibit_rows = active_rows if encoded.multibit else torch.zeros_like(active_rows)
         counts = torch.stack(
-            [active_rows, (row_counts > 0).sum().to(active_rows.dtype), conductance, multibit_rows]
+            [
+                active_rows,
+                (row_counts > 0).sum().double(),
+                conductance.double(),
+                multibit_rows,
+                (row_counts / self.rows_per_group).sum(),  # fraction of each group's rows driven
+                (row_counts.sum(dim=1) > 0).sum().double(),  # positions with any input
+            ]
         )
         out_shape = (batch, self.out_features, stats.shape[2], stats.shape[3])
         positions = stats.shape[2] * stats.shape[3]
@@ -245,9 +267,7 @@ class CrossbarLayer(nn.Module):
             float(batch * self.out_features * positions),  # output updates
             float(planes.numel()),  # input bits: one per value per plane
         )
-        prepared = _Prepared(
-            x, x._version, counts.to(torch.float64), host, encoded.plane_weight, out_shape
-        )
+        prepared = _Prepared(x, x._version, counts, host, encoded.plane_weight, out_shape)
         if self.resolve_columns:
             unfolded = F.unfold(planes, self.kernel_size, self.dilation, self.padding, self.stride)
             prepared.rows = unfolded.transpose(1, 2).reshape(-1, unfolded.shape[1])

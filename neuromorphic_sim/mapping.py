@@ -8,7 +8,8 @@ cell's levels) over ``n_slices`` cells, most significant cell last. Signs use a 
 columns (``differential``) or one column shifted by Q against a reference column per
 crossbar (``offset``). Rows are cut into groups (one crossbar of ``rows`` rows, or SpikeSim's
 k² crossbars of ``rows`` input channels); columns into crossbars of ``columns``. The digital
-decode matrix D turns column currents back into weighted sums: y = Σ_columns I·D.
+decode matrix D turns column currents back into weighted sums: y = Σ_columns I·D; where the
+cells drift, D also carries the layer's global drift compensation gain.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import torch
 
 from neuromorphic_sim.config import HardwareConfig
-from neuromorphic_sim.device import programmed_conductance, target_conductance
+from neuromorphic_sim.device import program_cells, target_conductance
 from neuromorphic_sim.exceptions import ConfigurationError
 
 
@@ -94,6 +95,10 @@ class MappedMatrix:
     """Cells holding a weight or a reference."""
     code: WeightCode
     """The weight code used."""
+    drift_compensation_gain: float = 1.0
+    """Global drift compensation: the digital gain on the layer's outputs (folded into
+    ``decode``), mean|y(0)| / mean|y(t)| for one-hot inputs; 1 where it is off or nothing
+    drifts."""
 
     @property
     def crossbars(self) -> int:
@@ -102,9 +107,24 @@ class MappedMatrix:
 
     def effective_weight(self) -> torch.Tensor:
         """(C_out, K): the weights the arrays compute with, decoded from the conductances."""
-        groups, rows, _ = self.conductance_s.shape
-        flat = self.conductance_s.reshape(groups * rows, -1) @ self.decode
-        return flat[: self.input_rows].T
+        return _decoded_weight(self.conductance_s, self.decode, self.input_rows)
+
+
+def _decoded_weight(conductance_s: torch.Tensor, decode: torch.Tensor, rows: int) -> torch.Tensor:
+    """(C_out, K) weights read back from conductances (any shape ending in physical columns):
+    the outputs for one-hot inputs on each of the ``rows`` word lines."""
+    return (conductance_s.reshape(-1, decode.shape[0]) @ decode)[:rows].T
+
+
+def drift_compensation_gain(
+    programmed_s: torch.Tensor, read_s: torch.Tensor, decode: torch.Tensor, rows: int
+) -> float:
+    """Global drift compensation (aihwkit ``GlobalDriftCompensation``): mean|y| over one-hot
+    reference inputs right after programming, divided by the same at the read time. The
+    reference reads go through the ideal periphery (no ADC rounding, no read noise)."""
+    reference = _decoded_weight(programmed_s, decode, rows).abs().mean()
+    now = _decoded_weight(read_s, decode, rows).abs().mean()
+    return float(reference / now.clamp(min=torch.finfo(now.dtype).tiny))
 
 
 def _slice_fractions(counts: torch.Tensor, code: WeightCode) -> torch.Tensor:
@@ -230,9 +250,13 @@ def map_matrix(
 
     mask = torch.zeros_like(target, dtype=torch.bool)
     mask[:k_rows] = True
-    conductance = programmed_conductance(target, mask, hw.device, generator)
+    cells = program_cells(target, mask, hw.device, generator)
+    gain = 1.0
+    if hw.periphery.drift_compensation and hw.device.drifts:
+        gain = drift_compensation_gain(cells.programmed_s, cells.read_s, decode, k_rows)
+        decode = decode * gain
     return MappedMatrix(
-        conductance_s=conductance.reshape(groups, group_rows, physical_columns),
+        conductance_s=cells.read_s.reshape(groups, group_rows, physical_columns),
         decode=decode,
         input_rows=k_rows,
         group_rows=group_rows,
@@ -241,4 +265,5 @@ def map_matrix(
         row_crossbars=row_crossbars,
         programmed_cells=k_rows * physical_columns,
         code=code,
+        drift_compensation_gain=gain,
     )

@@ -27,6 +27,7 @@ from torch import fx, nn
 from neuromorphic_sim.config import HardwareConfig
 from neuromorphic_sim.encoding import InputEncoding, MultiBitEncoding, SpikeCountEncoding
 from neuromorphic_sim.exceptions import UnsupportedLayerError
+from neuromorphic_sim.folding import fold_batch_norms, has_batch_norm
 from neuromorphic_sim.layer import CrossbarLayer, check_mappable
 
 SPIKING_NEURONS = (BaseNode, SimpleBaseNode)
@@ -151,12 +152,6 @@ def _check_module(name: str, module: nn.Module) -> None:
         check_mappable(name, module)  # raises, naming the layer
 
 
-def _set_submodule(root: nn.Module, target: str, module: nn.Module) -> None:
-    parent_name, _, leaf = target.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, leaf, module)
-
-
 class CrossbarNetwork:
     """A network whose Conv2d and Linear layers run on simulated crossbars."""
 
@@ -200,12 +195,21 @@ def build_crossbar_network(model: nn.Module, hw: HardwareConfig) -> CrossbarNetw
     """A deep copy of ``model`` with its Conv2d and Linear layers on the arrays of ``hw``.
 
     ``model`` is a spiking ``torch.fx.GraphModule`` (spikingjelly's ann2snn output) or any
-    torch model without spiking neurons (an ANN, every input multi-bit). Raises
-    :class:`UnsupportedLayerError` naming the first layer that cannot be mapped.
+    torch model without spiking neurons (an ANN, every input multi-bit). BatchNorm after a
+    Conv2d or Linear is folded into it (the copy is traced with torch.fx to find them), as the
+    conversion does. Raises :class:`UnsupportedLayerError` naming the first layer that cannot
+    be mapped.
     """
     network = copy.deepcopy(model).eval()
-    modules = dict(network.named_modules())
     spiking = is_spiking(network)
+    if spiking and not isinstance(network, fx.GraphModule):
+        raise UnsupportedLayerError(
+            f"{type(model).__name__} holds spiking neurons but is not a torch.fx.GraphModule; "
+            "pass spikingjelly's ann2snn output (or a SpikingModel)."
+        )
+    if has_batch_norm(network):
+        network = fold_batch_norms(network)
+    modules = dict(network.named_modules())
     if isinstance(network, fx.GraphModule):
         _check_graph(network, modules)
         candidates = [
@@ -214,11 +218,6 @@ def build_crossbar_network(model: nn.Module, hw: HardwareConfig) -> CrossbarNetw
             if node.op == "call_module" and isinstance(modules[str(node.target)], _MAPPED)
         ]
     else:
-        if spiking:
-            raise UnsupportedLayerError(
-                f"{type(model).__name__} holds spiking neurons but is not a torch.fx.GraphModule; "
-                "pass spikingjelly's ann2snn output (or a SpikingModel)."
-            )
         for name, module in network.named_modules():
             if not any(True for _ in module.children()):
                 _check_module(name, module)
@@ -239,7 +238,7 @@ def build_crossbar_network(model: nn.Module, hw: HardwareConfig) -> CrossbarNetw
         layer = CrossbarLayer(
             name, module, encoding, hw, row_unit=row_unit, seed=hw.seed * 1000 + index
         )  # type: ignore[arg-type]
-        _set_submodule(network, name, layer)
+        network.set_submodule(name, layer)
         layers[name] = layer
     if not layers:
         raise UnsupportedLayerError(

@@ -11,6 +11,7 @@ from neuromorphic_sim.config import (
     CrossbarConfig,
     DeviceConfig,
     HardwareConfig,
+    PCMNoiseModel,
     PeripheryConfig,
     SpikeSimConstants,
 )
@@ -49,6 +50,8 @@ _COMMON_SOURCES = {
     "buffer_energy_per_bit_j": "8 KB SRAM 64-bit access 10 pJ → 0.156 pJ/bit (Horowitz ISSCC 2014)",
     "interconnect_energy_per_bit_j": "assumption: 0.1 pJ/bit (on-die wires, order of magnitude)",
     "output_bits": "16-bit fixed-point outputs (ISAAC)",
+    "drift_compensation": "global drift compensation on (aihwkit GlobalDriftCompensation, "
+    "its inference default); no effect where nothing drifts",
 }
 
 
@@ -69,6 +72,7 @@ def _periphery(adc_bits: int | None) -> PeripheryConfig:
         buffer_energy_per_bit_j=HOROWITZ_SRAM_BIT_J,  # Horowitz 45 nm, 8 KB SRAM
         interconnect_energy_per_bit_j=INTERCONNECT_BIT_J,  # assumption
         output_bits=16,  # ISAAC 16-bit fixed point
+        drift_compensation=True,  # aihwkit GlobalDriftCompensation (its inference default)
     )
 
 
@@ -121,11 +125,10 @@ PCM = HardwareConfig(
         bits_per_cell=None,  # analog cell (aihwkit models PCM conductance as continuous)
         read_voltage_v=0.1,  # assumption: same as the ReRAM preset; no PCM figure verified
         read_pulse_s=250e-9,  # aihwkit PCMLikeNoiseModel t_read = 250 ns
-        d2d_variation=0.042,  # aihwkit programming noise at g_max: 1.055 µS / 25 µS
-        c2c_read_noise=0.0088,  # aihwkit 1/f read noise coefficient q_s at g_max
-        drift_nu=0.049,  # aihwkit: ν = 0.049 at g_max (range 0.049–0.1)
+        c2c_read_noise=0.0,  # aihwkit's PCM model has no per-read noise beyond its 1/f term
         drift_t0_s=20.0,  # aihwkit t_0 = 20 s
         drift_time_s=0.0,  # freshly programmed; set the read time to see drift
+        pcm=PCMNoiseModel(),  # Nandakumar et al. ICECS 2019, aihwkit's constants
     ),
     crossbar=CrossbarConfig(rows=128, columns=128, weight_bits=8, signed_encoding="differential"),
     periphery=_periphery(adc_bits=8),
@@ -135,10 +138,12 @@ PCM = HardwareConfig(
         "bits_per_cell": "analog (continuous) cell, as in aihwkit",
         "read_voltage_v": "assumption: 0.1 V as for ReRAM",
         "read_pulse_s": "250 ns (aihwkit t_read)",
-        "d2d_variation": "aihwkit programming-noise polynomial at g_max: 1.055 µS / 25 µS = 4.2 %",
-        "c2c_read_noise": "aihwkit 1/f read-noise coefficient 0.0088 at g_max "
-        "(its log-time growth not modelled)",
-        "drift_nu, drift_t0_s": "ν 0.049, t0 20 s (aihwkit PCMLikeNoiseModel)",
+        "pcm": "statistical PCM model of Nandakumar et al. (ICECS 2019) with the constants of "
+        "aihwkit PCMLikeNoiseModel: programming noise σ_prog(g), drift exponent ν per device, "
+        "accumulated 1/f noise (see PCMNoiseModel)",
+        "c2c_read_noise": "0: aihwkit's PCM model represents read noise by its accumulated "
+        "1/f term, drawn once for the read time",
+        "drift_t0_s": "t0 20 s (aihwkit PCMLikeNoiseModel)",
         **_COMMON_SOURCES,
     },
 )

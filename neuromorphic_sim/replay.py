@@ -18,6 +18,7 @@ from neuromorphic_sim.network import CrossbarNetwork, build_crossbar_network, is
 from neuromorphic_sim.presets import RERAM
 from neuromorphic_sim.report import (
     LayerEnergy,
+    format_duration,
     LayerMapping,
     MappingReport,
     ModelKind,
@@ -82,6 +83,7 @@ def mapping_report(network: CrossbarNetwork, hw: HardwareConfig) -> MappingRepor
                 crossbars=mapped.crossbars,
                 utilisation=mapped.programmed_cells / capacity,
                 input_encoding=layer.encoding.description,
+                drift_compensation_gain=mapped.drift_compensation_gain,
             )
         )
     return MappingReport(hw.name, hw.crossbar.rows, hw.crossbar.columns, tuple(layers))
@@ -93,6 +95,38 @@ def map_model(model: Any, config: HardwareConfig = RERAM) -> MappingReport:
     return mapping_report(build_crossbar_network(resolved.network, config), config)
 
 
+_SPIKESIM_MODES = {
+    "dense": "every PE cycle charged, spikes or not",
+    "event": "every PE cycle with input charged in full",
+    "spikingjelly_event": "spikingjelly 2.0.0's event formula (crossbar per driven row, neuron "
+    "per output position with input)",
+}
+"""What each SpikeSim activity mode charges, for the report's notes."""
+
+
+def _drift_notes(network: CrossbarNetwork, hw: HardwareConfig) -> list[str]:
+    """What the device model did over time, and the drift compensation applied."""
+    device = hw.device
+    if not device.drifts:
+        return []
+    when = f"read {format_duration(device.drift_time_s)} after programming"
+    notes = []
+    if device.pcm is not None:
+        notes.append(
+            "PCM statistical model (Nandakumar et al., ICECS 2019, aihwkit's constants): "
+            f"programming noise, drift exponent and 1/f noise per device, {when}"
+        )
+    if not hw.periphery.drift_compensation:
+        notes.append(f"drift compensation off: {when}, outputs uncompensated")
+        return notes
+    gains = [layer.mapped.drift_compensation_gain for layer in network.layers.values()]
+    notes.append(
+        f"global drift compensation: layer outputs scaled by ×{min(gains):.4g}–×{max(gains):.4g} "
+        f"({when})"
+    )
+    return notes
+
+
 def _notes(
     network: CrossbarNetwork, hw: HardwareConfig, resolved: ResolvedModel
 ) -> tuple[str, ...]:
@@ -100,10 +134,8 @@ def _notes(
     if hw.accounting == "spikesim":
         assert hw.spikesim is not None
         mode = hw.spikesim.activity_mode
-        notes.append(
-            f"SpikeSim per-PE-cycle constants, {mode} mode"
-            + (": every PE cycle charged, spikes or not" if mode == "dense" else "")
-        )
+        notes.append(f"SpikeSim per-PE-cycle constants, {mode} mode: {_SPIKESIM_MODES[mode]}")
+    notes.extend(_drift_notes(network, hw))
     if hw.periphery.adc_bits is None:
         notes.append("ideal ADC (no quantisation); ADC energy charged at the reference resolution")
     multibit = [
@@ -159,7 +191,7 @@ def replay(
     for name, layer in network.layers.items():
         events: LayerEvents = layer.events().scaled(1.0 / samples)
         energy = layer_energy_j(events, layer.geometry, config)
-        layers.append(LayerEnergy(name, energy, events))
+        layers.append(LayerEnergy(name, energy, events, layer.geometry))
         for component, joules in energy.items():
             breakdown[component] = breakdown.get(component, 0.0) + joules
     accounting = (

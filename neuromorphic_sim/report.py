@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from neuromorphic_sim.energy import LayerEvents
+from neuromorphic_sim.energy import LayerEvents, LayerGeometry
 
 ModelKind = Literal["snn", "ann"]
 
@@ -16,6 +16,16 @@ def format_energy(joules: float) -> str:
         if abs(joules) >= scale:
             return f"{joules / scale:.3g} {unit}"
     return f"{joules / 1e-15:.3g} fJ"
+
+
+def format_duration(seconds: float) -> str:
+    """``1 year``, ``2.5 h``-style text for a duration in seconds (a year is 365 days)."""
+    for unit, scale in (("year", 365 * 86400.0), ("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= scale:
+            value = seconds / scale
+            plural = "s" if unit in ("year", "day") and value != 1 else ""
+            return f"{value:.3g} {unit}{plural}"
+    return f"{seconds:.3g} s"
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class LayerMapping:
     """Programmed cells / cells of the crossbars used."""
     input_encoding: str
     """How the layer's input drives the word lines."""
+    drift_compensation_gain: float = 1.0
+    """Global drift compensation: digital gain on the layer's outputs (1: off or no drift)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view."""
@@ -97,6 +109,9 @@ class LayerEnergy:
     """Component → joules per inference."""
     events: LayerEvents
     """Counted events per inference."""
+    geometry: LayerGeometry
+    """What the energy model knows of the mapped layer (``layer_energy_j(events, geometry,
+    config)`` recomputes ``energy_j``, also under another accounting)."""
 
     @property
     def total_j(self) -> float:
@@ -110,6 +125,7 @@ class LayerEnergy:
             "energy_j": dict(self.energy_j),
             "total_j": self.total_j,
             "events": self.events.to_dict(),
+            "geometry": asdict(self.geometry),
         }
 
 

@@ -20,6 +20,7 @@ SWEEP_LABELS = {
     "adc_bits": "ADC bits",
     "timesteps": "time steps T",
     "drift_time_s": "time since programming (s)",
+    "drift_compensation": "global drift compensation",
     "bits_per_cell": "bits per cell",
     "weight_bits": "weight bits",
     "stuck_at_hrs_fraction": "cells stuck at HRS",

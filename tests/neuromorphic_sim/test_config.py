@@ -75,6 +75,14 @@ def test_with_parameter_finds_the_section_and_rejects_unknown_names() -> None:
         RERAM.with_parameter("adc_resolution", 5)
 
 
+def test_with_parameter_reaches_the_pcm_model_and_drift_compensation() -> None:
+    pcm = presets.PCM.with_parameter("drift_scale", 0.5).with_parameter("drift_compensation", False)
+    assert pcm.device.pcm is not None and pcm.device.pcm.drift_scale == 0.5
+    assert not pcm.periphery.drift_compensation and RERAM.periphery.drift_compensation
+    with pytest.raises(ConfigurationError, match="drift_scale"):
+        RERAM.with_parameter("drift_scale", 0.5)  # the generic device has no PCM model
+
+
 def test_from_resistance_inverts_both_ends() -> None:
     device = DeviceConfig.from_resistance(
         "x", r_on_ohm=20e3, r_off_ohm=200e3, bits_per_cell=2, read_voltage_v=0.1, read_pulse_s=1e-8
@@ -112,7 +120,9 @@ def test_ideal_turns_every_non_ideality_off() -> None:
         device.c2c_read_noise,
         device.drift_time_s,
         device.bits_per_cell,
-    ) == (0.0, 0.0, 0.0, None)
+        device.pcm,
+        device.drifts,
+    ) == (0.0, 0.0, 0.0, None, None, False)
     assert (
         ideal.periphery.adc_bits is None
         and ideal.periphery.dac_ideal

@@ -179,10 +179,12 @@ def test_mapping_report_of_the_digits_cnn(trained: Trained) -> None:
     }
 
 
-class _WithBatchNorm(nn.Sequential):
+class _BatchNormAfterReLU(nn.Sequential):
+    """BatchNorm that no Conv2d or Linear feeds directly: it cannot be folded."""
+
     def __init__(self) -> None:
         super().__init__(
-            nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10)
+            nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(144, 10)
         )
 
 
@@ -198,7 +200,7 @@ class _FunctionalLinear(nn.Module):
 @pytest.mark.parametrize(
     ("model", "named"),
     [
-        (_WithBatchNorm(), "'1' (BatchNorm2d)"),
+        (_BatchNormAfterReLU(), "'2' (BatchNorm2d) cannot be folded"),
         (
             nn.Sequential(nn.Conv2d(1, 4, 3, groups=1), nn.Conv2d(4, 4, 3, groups=2)),
             "'1' (Conv2d, groups=2)",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import fx
+from spikingjelly.activation_based import neuron
+from torch import fx, nn
 
 from nature_callback.demo.digits import load_digits_splits
 from neuromorphic_sim import (
@@ -61,7 +62,7 @@ def test_matches_spikingjelly_on_every_convolution(
         assert "convolutions only" in rows[linear].explanation
 
 
-@pytest.mark.parametrize("mode", ["dense", "event"])
+@pytest.mark.parametrize("mode", ["dense", "event", "spikingjelly_event"])
 def test_every_difference_with_spikingjelly_is_explained(
     random_graph: fx.GraphModule, batch: torch.Tensor, mode: str
 ) -> None:
@@ -94,3 +95,78 @@ def test_comparison_needs_spikesim_accounting(
 ) -> None:
     with pytest.raises(ConfigurationError, match="accounting='spikesim'"):
         compare_with_spikingjelly(random_graph, batch, 2, presets.RERAM)
+
+
+class _NeuronLeafTracer(fx.Tracer):
+    """Traces a network built by hand, keeping spiking neurons as modules (as ann2snn does)."""
+
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        return isinstance(module, neuron.BaseNode) or super().is_leaf_module(module, qualified_name)
+
+
+@pytest.fixture(scope="module")
+def binary_graph() -> fx.GraphModule:
+    """A spiking CNN whose every convolution receives 0/1 inputs (binarised pixels, then IF
+    spikes through max pooling, no voltage scalers), with one layer of 80 > 64 input channels
+    (two SpikeSim input tiles)."""
+    torch.manual_seed(0)
+    layers = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        neuron.IFNode(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 80, 3, padding=1),
+        neuron.IFNode(),
+        nn.Conv2d(80, 32, 3, padding=1),
+        neuron.IFNode(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(128, 10),
+    )
+    with torch.no_grad():
+        for module in layers:
+            if isinstance(module, nn.Conv2d):
+                module.weight.mul_(2.0)  # enough spikes in every layer
+    return fx.GraphModule(layers, _NeuronLeafTracer().trace(layers))
+
+
+@pytest.fixture(scope="module")
+def binary_batch(batch: torch.Tensor) -> torch.Tensor:
+    return (batch[:8] > 0.5).float()
+
+
+_CONVOLUTIONS = ("0", "3", "5")
+
+
+def test_spikingjelly_event_mode_equals_spikingjellys_event_formula(
+    binary_graph: fx.GraphModule, binary_batch: torch.Tensor
+) -> None:
+    # Ideal devices: the same spikes as spikingjelly's run; one read per step (ideal DAC).
+    config = presets.SPIKESIM.ideal().with_parameter("activity_mode", "spikingjelly_event")
+    comparison = compare_with_spikingjelly(binary_graph, binary_batch, 4, config)
+    rows = {row.layer: row for row in comparison.rows}
+    for conv in _CONVOLUTIONS:
+        assert rows[conv].spikingjelly_j > 0
+        assert rows[conv].ours_j == pytest.approx(rows[conv].spikingjelly_j, rel=1e-9)
+        assert rows[conv].explanation == "equal" and rows[conv].terms == ()
+
+
+def test_event_mode_on_binary_inputs_is_explained_term_by_term(
+    binary_graph: fx.GraphModule, binary_batch: torch.Tensor
+) -> None:
+    """The preset as shipped (bit-serial pixels, non-ideal devices) in our event mode: every
+    difference is a named term, and the terms add up to it."""
+    config = presets.SPIKESIM.with_parameter("activity_mode", "event")
+    comparison = compare_with_spikingjelly(binary_graph, binary_batch, 4, config)
+    rows = {row.layer: row for row in comparison.rows}
+    for conv in _CONVOLUTIONS:
+        row = rows[conv]
+        assert not row.explanation.startswith("unexplained"), row
+        explained = row.spikingjelly_j + sum(term.delta_j for term in row.terms)
+        assert explained == pytest.approx(row.ours_j, rel=1e-9)
+        terms = {term.name: term for term in row.terms}
+        assert terms["crossbar"].delta_j > 0  # ours charges every row of an active PE cycle
+        assert "activity" not in terms  # spikingjelly is event-driven on 0/1 inputs
+    assert {term.name for term in rows["0"].terms} == {"input planes", "crossbar"}
+    assert rows["0"].terms[0].delta_j == pytest.approx(7 * rows["0"].spikingjelly_j, rel=1e-9)
+    assert "neuron" in {term.name for term in rows["5"].terms}  # two input tiles
+    assert "crossbar +" in comparison.to_table()
