@@ -4,8 +4,9 @@
     snn = spiking.convert(model, calibration_loader, method="rate", mode="99.9%")
     print(snn.evaluate(test_loader, timesteps=[8, 16, 32, 64]).to_table())
     stats = snn.statistics(test_loader, timesteps=32)
-    print(stats.to_table()); print(stats.energy("fp32").statement())
-    snn.save("digits_snn.pt"); snn = spiking.load("digits_snn.pt")
+    print(stats.to_table()); print(stats.energy("int32").statement())
+    print(snn.statistics(test_loader, timesteps=32, convention="neurobench").to_table())
+    snn.save("digits_snn.pt"); snn = spiking.load("digits_snn.pt")  # no code runs from the file
 """
 
 import importlib
@@ -23,7 +24,14 @@ for _name in ("tqdm", "torch", "spikingjelly"):  # the `spiking` extra: one clea
 from spiking.checks import UnsupportedPart, check_convertible, find_unsupported_parts
 from spiking.config import ConversionConfig
 from spiking.convert import convert
-from spiking.energy import HOROWITZ_45NM, EnergyEstimate, OperationEnergy, estimate_energy
+from spiking.energy import (
+    HOROWITZ_45NM,
+    PUBLISHED_CLAIMS,
+    EnergyEstimate,
+    OperationEnergy,
+    PublishedClaim,
+    estimate_energy,
+)
 from spiking.evaluation import EvaluationResult, evaluate
 from spiking.exceptions import (
     CalibrationDataError,
@@ -36,11 +44,13 @@ from spiking.exceptions import (
     UnsupportedModelError,
 )
 from spiking.model import SpikingModel, load
+from spiking.neurobench_convention import NeuroBenchActivationCounts, NeuroBenchLayerCounts, NeuroBenchStatistics
 from spiking.report import ConversionReport, build_report
 from spiking.statistics import (
     NeuronLayerStatistics,
     SpikeStatistics,
     SynapticLayerStatistics,
+    collect_neurobench_statistics,
     collect_statistics,
 )
 
@@ -68,8 +78,13 @@ __all__ = [
     "EvaluationResult",
     "InvalidInputError",
     "ModelFileError",
+    "NeuroBenchActivationCounts",
+    "NeuroBenchLayerCounts",
+    "NeuroBenchStatistics",
     "NeuronLayerStatistics",
     "OperationEnergy",
+    "PUBLISHED_CLAIMS",
+    "PublishedClaim",
     "SpikePoolingWarning",
     "SpikingConversionCallback",
     "SpikeStatistics",
@@ -81,6 +96,7 @@ __all__ = [
     "UnsupportedPart",
     "build_report",
     "check_convertible",
+    "collect_neurobench_statistics",
     "collect_statistics",
     "convert",
     "estimate_energy",

@@ -58,6 +58,10 @@ class ConversionConfig:
     """Fold BatchNorm into the preceding convolution before converting."""
     momentum: float = 0.1
     """Rate coding only: momentum of the running threshold statistic across calibration batches."""
+    constant_current: bool = False
+    """Compute the analog layers before the first spiking neuron once per input and inject their
+    output as a constant current at every step (the same outputs; their MACs count once, not x T).
+    See ``spiking.constant_current``."""
     progress: bool = False
     """Show a progress bar over the calibration batches."""
 
@@ -78,6 +82,8 @@ class ConversionConfig:
             )
         if self.pre_spike_maxpool and self.method != "rate":
             raise InvalidInputError("pre_spike_maxpool applies to method='rate' only.")
+        if not isinstance(self.constant_current, bool):
+            raise InvalidInputError(f"constant_current must be True or False (got {self.constant_current!r}).")
         if not (isinstance(self.momentum, (int, float)) and math.isfinite(self.momentum)
                 and 0.0 <= self.momentum <= 1.0):
             raise InvalidInputError(f"momentum must be a number in [0, 1] (got {self.momentum!r}).")
@@ -89,10 +95,11 @@ class ConversionConfig:
 
     def describe(self) -> str:
         """Short human-readable label, e.g. ``rate coding (99.9%)``."""
+        current = ", constant input current" if self.constant_current else ""
         if self.method == "ltb":
-            return "local threshold balancing"
+            return f"local threshold balancing{current}"
         mode = f"scaled max x{self.mode}" if isinstance(self.mode, float) else str(self.mode)
-        return f"rate coding ({mode}{', channel-wise' if self.channel_wise else ''})"
+        return f"rate coding ({mode}{', channel-wise' if self.channel_wise else ''}{current})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly)."""

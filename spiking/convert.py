@@ -13,6 +13,7 @@ from torch import nn
 
 from spiking.calibration import calibration_inputs, largest_activation, make_recipe, max_samples_per_batch
 from spiking.checks import check_convertible
+from spiking.constant_current import hold_analog_layers
 from spiking.config import ConversionConfig, Method
 from spiking.data import Batch, DataSource, iter_batches
 from spiking.exceptions import CalibrationDataError, ConversionError, InvalidInputError, SpikingWarning
@@ -61,6 +62,7 @@ def convert(
     pre_spike_maxpool: bool = False,
     fuse_conv_bn: bool = True,
     momentum: float = 0.1,
+    constant_current: bool = False,
     calibration_batches: int | None = None,
     device: torch.device | str | None = None,
     progress: bool = False,
@@ -79,6 +81,10 @@ def convert(
     ``LocalThresholdBalancingRecipe``, whose thresholds rise one step per calibration batch: give
     it many small batches (a DataLoader with batch size 16-64), not one large tensor. The result
     runs ``timesteps`` steps by default.
+
+    ``constant_current=True`` computes the analog layers before the first spiking neuron once per
+    input and injects their output at every step: the outputs do not change, and their MACs count
+    once instead of T times (``spiking.constant_current``).
     """
     if not isinstance(model, nn.Module):
         raise InvalidInputError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
@@ -94,6 +100,7 @@ def convert(
         pre_spike_maxpool=pre_spike_maxpool,
         fuse_conv_bn=fuse_conv_bn,
         momentum=momentum,
+        constant_current=constant_current,
         progress=progress,
     )
     ann = _copy_model(model)
@@ -114,6 +121,8 @@ def convert(
     )
     snn = _run_converter(copy.deepcopy(ann), inputs, config, target)
     functional.set_step_mode(snn, "s")
+    if config.constant_current:
+        hold_analog_layers(snn)
     return SpikingModel(ann, snn, config.timesteps, tuple(first.inputs.shape[1:]), config)
 
 

@@ -15,7 +15,8 @@ and instrumented instead:
   events x fan-out, where the fan-out map (how many weights each input element reaches; padding
   excluded) is computed once per input shape from the layer with all-ones weights;
 * a Conv/Linear not fed by spikes (the analog first layer) performs MACs = sum of its fan-out map
-  per sample and step.
+  per sample and step, or once per sample when it holds a constant current
+  (``spiking.constant_current``).
 
 If an operation the walker does not know sits between neurons and a synaptic layer, the events
 behind it are taken as the non-zero elements of its real output, and the layer's counts are
@@ -34,6 +35,7 @@ from spikingjelly.activation_based import neuron
 from spikingjelly.activation_based.ann2snn.modules import ChannelVoltageScaler, VoltageScaler
 from torch import fx, nn
 
+from spiking.constant_current import holds_constant_current
 
 SYNAPTIC_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 """Layers whose work is counted as synaptic operations (spike input) or MACs (analog input)."""
@@ -58,35 +60,41 @@ _STEP_OP_SHAPES = {"flatten", "transpose", "unsqueeze", "unflatten", "permute", 
 _STEP_OP_METADATA = {"shape", "dim", "size"}
 
 
-def _ones_forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    ones = torch.ones_like(layer.weight, dtype=x.dtype)
+def _indicator_forward(layer: nn.Module, x: torch.Tensor, skip_zero_weights: bool) -> torch.Tensor:
+    """``layer`` applied to ``x`` with each weight replaced by 1 (or by 0 where it is zero, with
+    ``skip_zero_weights``) and no bias."""
+    weights = (layer.weight != 0).to(x.dtype) if skip_zero_weights else torch.ones_like(layer.weight, dtype=x.dtype)
     if isinstance(layer, nn.Linear):
-        return F.linear(x, ones)
-    return layer._conv_forward(x, ones, None)  # type: ignore[operator]  # Conv1d/2d/3d
+        return F.linear(x, weights)
+    return layer._conv_forward(x, weights, None)  # type: ignore[operator]  # Conv1d/2d/3d
 
 
-def fanout_map(layer: nn.Module, sample_shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+def fanout_map(
+    layer: nn.Module, sample_shape: tuple[int, ...], device: torch.device, *, skip_zero_weights: bool = False
+) -> torch.Tensor:
     """For one sample of shape ``sample_shape``: how many weights of ``layer`` each input element
-    reaches (its fan-out; zero padding is not an input element, so it is not counted)."""
+    reaches (its fan-out; zero padding is not an input element, so it is not counted), or with
+    ``skip_zero_weights`` how many non-zero weights (NeuroBench's effective operations)."""
     probe = torch.zeros((1, *sample_shape), device=device, dtype=torch.float32, requires_grad=True)
     with torch.enable_grad():
-        (grad,) = torch.autograd.grad(_ones_forward(layer, probe).sum(), probe)
+        (grad,) = torch.autograd.grad(_indicator_forward(layer, probe, skip_zero_weights).sum(), probe)
     return grad[0].detach()
 
 
-class _FanoutCache:
+class FanoutCache:
     """Fan-out maps of one layer, per input shape and device."""
 
-    def __init__(self, layer: nn.Module) -> None:
+    def __init__(self, layer: nn.Module, *, skip_zero_weights: bool = False) -> None:
         self._layer = (layer,)  # a tuple: not registered as a child module
+        self._skip_zero_weights = skip_zero_weights
         self._maps: dict[tuple[tuple[int, ...], torch.device], tuple[torch.Tensor, int]] = {}
 
     def get(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """The fan-out map for ``x``'s sample shape, flattened, and its sum (MACs per sample)."""
         key = (tuple(x.shape[1:]), x.device)
         if key not in self._maps:
-            fanout = fanout_map(self._layer[0], key[0], x.device).reshape(-1)
-            self._maps[key] = (fanout, int(fanout.sum().item()))
+            fanout = fanout_map(self._layer[0], key[0], x.device, skip_zero_weights=self._skip_zero_weights)
+            self._maps[key] = (fanout.reshape(-1), int(fanout.sum().item()))
         return self._maps[key]
 
 
@@ -143,7 +151,7 @@ class SynapseTap(nn.Module):
         super().__init__()
         self.name = name
         self.spiking = spiking
-        self._fanout = _FanoutCache(layer)
+        self._fanout = FanoutCache(layer)
         self.clear()
 
     def clear(self) -> None:
@@ -257,6 +265,8 @@ class SynapseInfo:
     spiking: bool
     basis: str
     sources: tuple[str, ...]
+    constant_current: bool = False
+    """An analog layer computed once per input (its MACs count once, not once per step)."""
 
 
 @dataclass
@@ -426,6 +436,7 @@ class _Instrumenter:
                 spiking=events is not None,
                 basis=events.basis if events is not None else "analog",
                 sources=tuple(sorted(events.sources)) if events is not None else (),
+                constant_current=events is None and holds_constant_current(module),
             )
         )
         self._add(node, tap, (events.node if events is not None else source,))

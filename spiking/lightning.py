@@ -36,7 +36,7 @@ class SpikingConversionCallback(CallbackBase):
         eval_data: labelled data for accuracy and statistics (e.g. the validation DataLoader).
         timesteps: the T values to evaluate.
         method, mode: conversion settings, as in ``spiking.convert``.
-        precision: precision of the energy estimate (fp32, fp16, int8).
+        precision: precision of the energy estimate (fp32, fp16, int8, int32).
         max_drop_points: accuracy drop allowed when reporting the smallest T.
         save_path: where to save the converted ``SpikingModel`` (nothing saved when None).
         progress: show progress bars during conversion and evaluation.

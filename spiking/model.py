@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from os import PathLike
+from typing import Literal, overload
 
 import torch
 from spikingjelly.activation_based import functional
@@ -19,8 +20,15 @@ from spiking.counting import InstrumentedNetwork, instrument
 from spiking.data import DataSource
 from spiking.evaluation import EvaluationResult, evaluate
 from spiking.exceptions import InvalidInputError
+from spiking.neurobench_convention import NeuroBenchStatistics
 from spiking.persistence import read_model_file, write_model_file
-from spiking.statistics import SpikeStatistics, collect_statistics
+from spiking.statistics import (
+    Convention,
+    SpikeStatistics,
+    check_convention,
+    collect_neurobench_statistics,
+    collect_statistics,
+)
 from spiking.steps import mean_over_steps, module_device, validate_timesteps
 
 
@@ -137,11 +145,31 @@ class SpikingModel:
         """Top-1 accuracy of the SNN for each T in ``timesteps``, beside the ANN's, over ``data``."""
         return evaluate(self, data, timesteps=timesteps, progress=progress)
 
+    @overload
     def statistics(
-        self, data: DataSource, timesteps: int | None = None, *, progress: bool = False
-    ) -> SpikeStatistics:
-        """Per-layer firing rates, spikes, synaptic operations and MACs from a run over ``data``."""
-        return collect_statistics(self, data, timesteps=timesteps, progress=progress)
+        self, data: DataSource, timesteps: int | None = None, *, progress: bool = False,
+        convention: Literal["events", "both"] = "events",
+    ) -> SpikeStatistics: ...
+
+    @overload
+    def statistics(
+        self, data: DataSource, timesteps: int | None = None, *, progress: bool = False,
+        convention: Literal["neurobench"],
+    ) -> NeuroBenchStatistics: ...
+
+    def statistics(
+        self, data: DataSource, timesteps: int | None = None, *, progress: bool = False,
+        convention: Convention = "events",
+    ) -> SpikeStatistics | NeuroBenchStatistics:
+        """Per-layer firing rates, spikes, synaptic operations and MACs from a run over ``data``.
+
+        ``convention="events"`` counts at the spiking neurons (``SpikeStatistics``);
+        ``"neurobench"`` counts at each layer's input as NeuroBench does (``NeuroBenchStatistics``);
+        ``"both"`` gives ``SpikeStatistics`` whose ``neurobench`` holds the second, from one run.
+        """
+        if check_convention(convention) == "neurobench":
+            return collect_neurobench_statistics(self, data, timesteps=timesteps, progress=progress)
+        return collect_statistics(self, data, timesteps=timesteps, progress=progress, neurobench=convention == "both")
 
     # -------------------------------------------------------------------------- persistence
     def save(self, path: str | PathLike[str]) -> None:
@@ -172,6 +200,13 @@ class SpikingModel:
         )
 
 
-def load(path: str | PathLike[str], map_location: str | torch.device | None = None) -> SpikingModel:
-    """Read a model written by ``SpikingModel.save``; ``map_location`` as in ``torch.load``."""
-    return SpikingModel(**read_model_file(path, map_location))
+def load(
+    path: str | PathLike[str], map_location: str | torch.device | None = None, *, trusted: bool = False
+) -> SpikingModel:
+    """Read a model written by ``SpikingModel.save``; ``map_location`` as in ``torch.load``.
+
+    The file is read without running code from it (``spiking.persistence``); a malformed or crafted
+    file raises ``ModelFileError`` naming it and what is wrong. ``trusted=True`` unpickles without
+    restriction (needed for files of earlier releases): only for files whose origin you trust.
+    """
+    return SpikingModel(**read_model_file(path, map_location, trusted=trusted))

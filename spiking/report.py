@@ -96,7 +96,7 @@ class ConversionReport:
             f"* energy is an ESTIMATE of arithmetic only ({op.precision}: {op.mac_pj} pJ per MAC, {op.ac_pj} pJ "
             "per accumulate/SynOp; no memory or data movement).",
             f"  Source: {op.source}.",
-            "  ANN = E_MAC x MACs; SNN = E_MAC x first-layer MACs x T + E_AC x SynOps.",
+            f"  ANN = E_MAC x MACs; {energies[-1].formula}.",
             textwrap.fill(energies[-1].statement(), width=100, initial_indent="  ", subsequent_indent="  "),
             f"Smallest T within {self.max_drop_points:g} pt of the ANN: "
             + (str(chosen) if chosen is not None else "none of the evaluated T"),

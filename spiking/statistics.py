@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -11,7 +12,14 @@ from tqdm.auto import tqdm
 from spiking.counting import ann_macs_per_layer
 from spiking.data import DataSource, iter_batches
 from spiking.energy import EnergyEstimate, estimate_energy
+from spiking.exceptions import InvalidInputError
+from spiking.neurobench_convention import NeuroBenchCounter, NeuroBenchStatistics
 from spiking.steps import SteppedModel, validate_timesteps
+
+Convention = Literal["events", "neurobench", "both"]
+"""How ``SpikingModel.statistics`` counts: ``events`` at the spiking neurons (this package,
+``spiking.counting``), ``neurobench`` at each layer's input as NeuroBench does
+(``spiking.neurobench_convention``), or ``both`` from one run."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,13 @@ class SynapticLayerStatistics:
     synops_per_sample: float
     """Synaptic operations per sample over T steps."""
     macs_per_sample: float
-    """MACs per sample over T steps (analog layers only; 0 for spiking input)."""
+    """MACs per sample over T steps (analog layers only; 0 for spiking input): x T, or x 1 when
+    the layer holds a constant current."""
     ann_macs_per_sample: int
     """MACs of the same layer in the ANN, per sample."""
+    constant_current: bool = False
+    """An analog layer computed once per input and injected at every step (``convert(...,
+    constant_current=True)``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view."""
@@ -79,6 +91,8 @@ class SpikeStatistics:
     """Conv/Linear layers, in graph order."""
     accuracy: float | None
     """Top-1 accuracy of the SNN on this run, when the data is labelled."""
+    neurobench: NeuroBenchStatistics | None = None
+    """The same run counted in NeuroBench's convention (``convention="both"``), else ``None``."""
 
     @property
     def spikes_per_sample(self) -> float:
@@ -106,15 +120,34 @@ class SpikeStatistics:
         """MACs per sample of the ANN (Conv/Linear layers)."""
         return sum(layer.ann_macs_per_sample for layer in self.synapses)
 
-    def energy(self, precision: str = "fp32") -> EnergyEstimate:
-        """Digital compute-energy estimate per sample (Horowitz 45 nm; see ``spiking.energy``)."""
+    @property
+    def constant_current(self) -> bool:
+        """Whether the analog layers held a constant current in this run."""
+        return any(layer.constant_current for layer in self.synapses if not layer.spiking_input)
+
+    @property
+    def analog_macs_per_step(self) -> float:
+        """MACs per sample of the analog layers for one evaluation (one step)."""
+        return sum(
+            layer.macs_per_sample / (1 if layer.constant_current else self.timesteps)
+            for layer in self.synapses
+            if not layer.spiking_input
+        )
+
+    def energy(self, precision: str = "fp32", *, constant_current: bool | None = None) -> EnergyEstimate:
+        """Digital compute-energy estimate per sample (Horowitz 45 nm; see ``spiking.energy``).
+
+        ``constant_current``: count the analog first layer's MACs once (True) or x T (False); by
+        default as this run did it (``convert(..., constant_current=...)``).
+        """
         return estimate_energy(
             ann_macs=self.ann_macs_per_sample,
-            analog_macs_per_step=self.snn_macs_per_sample / self.timesteps,
+            analog_macs_per_step=self.analog_macs_per_step,
             synops=self.synops_per_sample,
             spiking_layer_macs=sum(layer.ann_macs_per_sample for layer in self.synapses if layer.spiking_input),
             timesteps=self.timesteps,
             precision=precision,
+            constant_current=self.constant_current if constant_current is None else constant_current,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +163,7 @@ class SpikeStatistics:
             "synops_per_sample": self.synops_per_sample,
             "snn_macs_per_sample": self.snn_macs_per_sample,
             "ann_macs_per_sample": self.ann_macs_per_sample,
+            **({"neurobench": self.neurobench.to_dict()} if self.neurobench is not None else {}),
         }
 
     def to_table(self) -> str:
@@ -153,28 +187,57 @@ class SpikeStatistics:
         )
         if any(s.basis == "nonzero" for s in self.synapses):
             lines.append("* counted as non-zero inputs behind an operation the counter does not know (lower bound)")
+        if self.neurobench is not None:
+            lines.append(self.neurobench.to_table())
         return "\n".join(lines)
 
 
-def collect_statistics(
-    model: SteppedModel, data: DataSource, timesteps: int | None = None, *, progress: bool = False
-) -> SpikeStatistics:
-    """Run ``model`` over ``data`` for T steps per batch and count spikes, SynOps and MACs."""
-    steps = model.timesteps if timesteps is None else validate_timesteps(timesteps)
-    network = model.counting_network
-    network.clear()
-    schedule = network.schedule(steps)
+def _run(
+    model: SteppedModel, data: DataSource, steps: int, network: torch.nn.Module | None, progress: bool
+) -> tuple[int, float | None]:
+    """Run ``model`` (or ``network`` in its place) over ``data`` for ``steps`` steps per batch;
+    returns the number of samples and the accuracy (``None`` for unlabelled data)."""
     samples = correct = 0
     labelled = True
     for batch in tqdm(iter_batches(data, name="data"), desc=f"statistics T={steps}", disable=not progress, leave=False):
         total: torch.Tensor | None = None
-        for output in model.iter_steps(batch.inputs, steps, network=schedule):
+        for output in model.iter_steps(batch.inputs, steps, network=network):
             total = output.clone() if total is None else total.add_(output)
         samples += len(batch.inputs)
         if batch.targets is None or total is None:
             labelled = False
         else:
             correct += int((total.argmax(dim=1).cpu() == batch.targets.cpu()).sum().item())
+    return samples, (correct / samples if labelled else None)
+
+
+def collect_neurobench_statistics(
+    model: SteppedModel, data: DataSource, timesteps: int | None = None, *, progress: bool = False
+) -> NeuroBenchStatistics:
+    """Run ``model`` over ``data`` for T steps per batch, counted as NeuroBench counts
+    (``spiking.neurobench_convention``)."""
+    steps = model.timesteps if timesteps is None else validate_timesteps(timesteps)
+    with NeuroBenchCounter(model.snn) as counter:
+        samples, accuracy = _run(model, data, steps, None, progress)
+    return counter.result(steps, samples, accuracy)
+
+
+def collect_statistics(
+    model: SteppedModel,
+    data: DataSource,
+    timesteps: int | None = None,
+    *,
+    progress: bool = False,
+    neurobench: bool = False,
+) -> SpikeStatistics:
+    """Run ``model`` over ``data`` for T steps per batch and count spikes, SynOps and MACs; with
+    ``neurobench=True`` the same run is also counted in NeuroBench's convention."""
+    steps = model.timesteps if timesteps is None else validate_timesteps(timesteps)
+    network = model.counting_network
+    network.clear()
+    counter = NeuroBenchCounter(model.snn) if neurobench else None
+    with counter if counter is not None else nullcontext():
+        samples, accuracy = _run(model, data, steps, network.schedule(steps), progress)
     ann_macs = ann_macs_per_layer(model.ann, model.input_shape, model.device)
     neurons = tuple(
         NeuronLayerStatistics(
@@ -198,8 +261,9 @@ def collect_statistics(
             input_events=round(tap.events),
             synops=round(tap.synops),
             synops_per_sample=tap.synops / samples,
-            macs_per_sample=float(tap.connections * steps),
+            macs_per_sample=float(tap.connections * (1 if info.constant_current else steps)),
             ann_macs_per_sample=ann_macs.get(info.name, 0),
+            constant_current=info.constant_current,
         )
         for info, tap in zip(network.synapses, network.synapse_taps)
     )
@@ -208,5 +272,13 @@ def collect_statistics(
         samples=samples,
         neurons=neurons,
         synapses=synapses,
-        accuracy=correct / samples if labelled else None,
+        accuracy=accuracy,
+        neurobench=counter.result(steps, samples, accuracy) if counter is not None else None,
     )
+
+
+def check_convention(convention: object) -> Convention:
+    """``convention`` if it names one, else ``InvalidInputError``."""
+    if convention not in ("events", "neurobench", "both"):
+        raise InvalidInputError(f"convention={convention!r} is unknown: use 'events', 'neurobench' or 'both'.")
+    return convention  # type: ignore[return-value]

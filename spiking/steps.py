@@ -54,6 +54,9 @@ class SteppedModel(Protocol):
     input_shape: tuple[int, ...]
 
     @property
+    def snn(self) -> nn.Module: ...
+
+    @property
     def device(self) -> torch.device: ...
 
     @property
