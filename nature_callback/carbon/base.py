@@ -104,16 +104,16 @@ class CarbonProvider(ABC):
         """Identifies this provider's location and endpoint in caches; never holds a secret."""
         return f"{self.name}|{self.country or 'WORLD'}"
 
-    def offline_fallback(self, note: str = "") -> CarbonIntensity:
-        """The embedded table's value for this provider's country (the world row if none).
+    def offline_fallback(self, note: str = "") -> CarbonIntensity | None:
+        """A provider's own offline value, or None for the embedded table's value of its
+        country (the world row if none), which the monitor then uses.
 
-        What the monitor uses until a live provider first answers, or after a failure with no
-        recent value to keep; ``note`` (why) is appended to the source label. A provider may
-        label it further (a cloud region names itself).
+        The monitor asks for it until a live provider first answers, or after a failure with
+        no recent value to keep; ``note`` (why) belongs in the source label. A provider may
+        label the table's value further (a cloud region names itself).
         """
-        from nature_callback.carbon.table import table_intensity  # table imports this module
-
-        return table_intensity(self.country, note=note)
+        del note
+        return None
 
     def describe(self) -> dict[str, Any]:
         """Settings to record as run hyperparameters (never a secret)."""
