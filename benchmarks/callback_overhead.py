@@ -18,10 +18,12 @@ median whole-fit time ratio against ``without`` in the same round, with a bootst
 interval; and for NatureCallback the time spent inside its hooks, measured by a subclass that
 wraps its public hook methods with ``time.perf_counter``:
 
-- per-epoch hooks (``on_train_epoch_start`` + ``on_train_epoch_end``), median ms per epoch,
+- per-epoch hooks (``on_train_epoch_start``, ``on_train_epoch_end``, the validation window's
+  ``on_validation_start``/``on_validation_end`` and every ``on_train_batch_end``), median ms per
+  epoch,
   target <= 1 ms;
 - per-fit hooks (``setup``, ``on_fit_start``, ``on_train_start``, ``on_fit_end``,
-  ``teardown``), median ms per fit, target <= 30 ms.
+  ``teardown``, and the sanity check's validation window), median ms per fit, target <= 30 ms.
 
 Torch runs on one thread (``--threads``) so that fits on a shared machine vary less.
 
@@ -59,8 +61,9 @@ CODECARBON = importlib.util.find_spec("codecarbon") is not None
 
 
 class TimedNatureCallback(NatureCallback):
-    """NatureCallback that times its public hooks: ``epoch_ms`` (one entry per epoch, start +
-    end hook) and ``fit_ms`` (one entry per fit, the per-fit hooks summed)."""
+    """NatureCallback that times its public hooks: ``epoch_ms`` (one entry per epoch: the
+    epoch's start and end, its validation window and every batch end) and ``fit_ms`` (one entry
+    per fit: the per-fit hooks and the sanity check's validation window, summed)."""
 
     epoch_ms: list[float] = []
     fit_ms: list[float] = []
@@ -68,12 +71,22 @@ class TimedNatureCallback(NatureCallback):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._fit_s = 0.0
-        self._epoch_start_s = 0.0
+        self._epoch_s = 0.0
 
     def _per_fit(self, hook: Any, *args: Any) -> None:
         started = time.perf_counter()
         hook(*args)
         self._fit_s += time.perf_counter() - started
+
+    def _per_epoch(self, hook: Any, *args: Any) -> None:
+        started = time.perf_counter()
+        hook(*args)
+        self._epoch_s += time.perf_counter() - started
+
+    def _per_epoch_or_fit(self, hook: Any, trainer: Any, pl_module: Any) -> None:
+        """Validation hooks: per fit in the sanity check, else per epoch."""
+        timed = self._per_fit if trainer.sanity_checking else self._per_epoch
+        timed(hook, trainer, pl_module)
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self._per_fit(super().setup, trainer, pl_module, stage)
@@ -91,16 +104,24 @@ class TimedNatureCallback(NatureCallback):
         self._per_fit(super().teardown, trainer, pl_module, stage)
         TimedNatureCallback.fit_ms.append(1e3 * self._fit_s)
 
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        self._per_epoch_or_fit(super().on_validation_start, trainer, pl_module)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        self._per_epoch_or_fit(super().on_validation_end, trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self._per_epoch(super().on_train_batch_end, trainer, pl_module, outputs, batch,
+                        batch_idx)
+
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        started = time.perf_counter()
-        super().on_train_epoch_start(trainer, pl_module)
-        self._epoch_start_s = time.perf_counter() - started
+        self._per_epoch(super().on_train_epoch_start, trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        started = time.perf_counter()
-        super().on_train_epoch_end(trainer, pl_module)
-        elapsed_s = self._epoch_start_s + time.perf_counter() - started
-        TimedNatureCallback.epoch_ms.append(1e3 * elapsed_s)
+        self._per_epoch(super().on_train_epoch_end, trainer, pl_module)
+        TimedNatureCallback.epoch_ms.append(1e3 * self._epoch_s)
+        self._epoch_s = 0.0
 
 
 class EmptyCallback(CallbackBase):  # type: ignore[misc, valid-type]

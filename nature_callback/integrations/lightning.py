@@ -106,6 +106,8 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
         self.budgets: list[Any] = []
         """``CarbonBudget`` callbacks told of each epoch's record (they register themselves)."""
         self._last_step_logged = -1
+        self._window_metrics: dict[str, float] = {}
+        """Figures of the named windows closed inside the current epoch, logged with it."""
         self._pending_state: dict[str, Any] | None = None
         self._through_log: frozenset[str] = frozenset()
         """Metric names sent through ``LightningModule.log_dict`` in this fit."""
@@ -202,8 +204,10 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             {name: torch.tensor(value) for name, value in (direct | detail).items()})
         if trainer.is_global_zero and trainer.loggers:
             direct.update(self._detail_to_log(detail))
+            direct.update(self._window_metrics)
             for logger in trainer.loggers:
                 logger.log_metrics(direct, step=trainer.global_step)
+        self._window_metrics = {}
         for budget in self.budgets:
             budget.after_epoch(trainer, self.tracker)
 
@@ -236,9 +240,18 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
         return self.stage_tracker is not None and self.stage_tracker.status == "running"
 
     def _close_window(self, trainer: Any) -> None:
+        """Close the open window: its figures go to ``trainer.callback_metrics`` now, and to
+        the loggers with the epoch's own figures when it ran inside a training epoch (one
+        logger call per epoch), else at once."""
         for tracker in (self.stage_tracker, self.tracker):
             if tracker is not None and tracker.status == "running" and tracker.window_is_open:
-                self._publish(trainer, tracker.end_window().metrics())
+                metrics = tracker.end_window().metrics()
+                if tracker is self.tracker and tracker.epoch_is_open:
+                    trainer.callback_metrics.update(
+                        {name: torch.tensor(value) for name, value in metrics.items()})
+                    self._window_metrics.update(metrics)
+                else:
+                    self._publish(trainer, metrics)
                 return
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
