@@ -40,6 +40,7 @@ from neuromorphic_sim.exceptions import (
     UnsupportedLayerError,
 )
 from neuromorphic_sim.figure import FigurePaths, draw_side_by_side, side_by_side
+from neuromorphic_sim.frontier import Frontier, FrontierPoint, frontier
 from neuromorphic_sim.folding import fold_batch_norm, fold_batch_norms
 from neuromorphic_sim.mapping import MappedMatrix, WeightCode, map_matrix, weight_code
 from neuromorphic_sim.network import CrossbarNetwork, build_crossbar_network
@@ -69,6 +70,8 @@ __all__ = [
     "DeviceConfig",
     "DigitalReference",
     "FigurePaths",
+    "Frontier",
+    "FrontierPoint",
     "HardwareConfig",
     "LayerEnergy",
     "LayerEvents",
@@ -96,6 +99,7 @@ __all__ = [
     "drift_factor",
     "fold_batch_norm",
     "fold_batch_norms",
+    "frontier",
     "map_matrix",
     "map_model",
     "presets",

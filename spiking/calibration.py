@@ -67,6 +67,7 @@ def make_recipe(config: ConversionConfig, inputs: Iterator[torch.Tensor]) -> Any
         fuse_flag=config.fuse_conv_bn,
         channel_wise=config.channel_wise,
         pre_spike_maxpool=config.pre_spike_maxpool,
+        half_threshold=config.half_threshold,
     )
 
 

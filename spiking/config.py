@@ -56,6 +56,11 @@ class ConversionConfig:
     the spiking neuron, so it pools membrane inputs rather than spikes."""
     fuse_conv_bn: bool = True
     """Fold BatchNorm into the preceding convolution before converting."""
+    half_threshold: bool = False
+    """Rate coding only (needs ``channel_wise``): every IF neuron starts each run at half its
+    threshold (spikingjelly's ``RateCodingRecipe(half_threshold=True)``, ``HalfThresholdIFNode``),
+    so a spike count rounds the activation instead of flooring it (Bu et al., "Optimized potential
+    initialization for low-latency spiking neural networks", AAAI 2022)."""
     momentum: float = 0.1
     """Rate coding only: momentum of the running threshold statistic across calibration batches."""
     constant_current: bool = False
@@ -82,6 +87,14 @@ class ConversionConfig:
             )
         if self.pre_spike_maxpool and self.method != "rate":
             raise InvalidInputError("pre_spike_maxpool applies to method='rate' only.")
+        if not isinstance(self.half_threshold, bool):
+            raise InvalidInputError(f"half_threshold must be True or False (got {self.half_threshold!r}).")
+        if self.half_threshold and not (self.method == "rate" and self.channel_wise):
+            raise InvalidInputError(
+                "half_threshold=True needs method='rate' and channel_wise=True (spikingjelly's "
+                "RateCodingRecipe starts neurons at half threshold only with channel-wise thresholds; "
+                "method='ltb' always does)."
+            )
         if not isinstance(self.constant_current, bool):
             raise InvalidInputError(f"constant_current must be True or False (got {self.constant_current!r}).")
         if not (isinstance(self.momentum, (int, float)) and math.isfinite(self.momentum)
@@ -99,7 +112,9 @@ class ConversionConfig:
         if self.method == "ltb":
             return f"local threshold balancing{current}"
         mode = f"scaled max x{self.mode}" if isinstance(self.mode, float) else str(self.mode)
-        return f"rate coding ({mode}{', channel-wise' if self.channel_wise else ''}{current})"
+        channels = ", channel-wise" if self.channel_wise else ""
+        half = ", half-threshold start" if self.half_threshold else ""
+        return f"rate coding ({mode}{channels}{half}{current})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly)."""

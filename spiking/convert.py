@@ -60,6 +60,7 @@ def convert(
     timesteps: int = 32,
     channel_wise: bool = False,
     pre_spike_maxpool: bool = False,
+    half_threshold: bool = False,
     fuse_conv_bn: bool = True,
     momentum: float = 0.1,
     constant_current: bool = False,
@@ -80,7 +81,8 @@ def convert(
     ``'99.9%'`` or a float in (0, 1] (scaled max); ``method='ltb'`` uses
     ``LocalThresholdBalancingRecipe``, whose thresholds rise one step per calibration batch: give
     it many small batches (a DataLoader with batch size 16-64), not one large tensor. The result
-    runs ``timesteps`` steps by default.
+    runs ``timesteps`` steps by default. ``half_threshold=True`` (rate coding with
+    ``channel_wise=True``) starts every neuron at half its threshold, as ``ltb`` does.
 
     ``constant_current=True`` computes the analog layers before the first spiking neuron once per
     input and injects their output at every step: the outputs do not change, and their MACs count
@@ -98,6 +100,7 @@ def convert(
         timesteps=timesteps,
         channel_wise=channel_wise,
         pre_spike_maxpool=pre_spike_maxpool,
+        half_threshold=half_threshold,
         fuse_conv_bn=fuse_conv_bn,
         momentum=momentum,
         constant_current=constant_current,
