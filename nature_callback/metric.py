@@ -11,7 +11,7 @@ R = (E + U)·λ/(1 − λ) the transmission-and-distribution loss of the grid.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 JOULES_PER_KWH = 3.6e6
@@ -78,8 +78,8 @@ class EpochTerms:
     """epoch_energy_j / 3.6e6 × carbon intensity."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (JSON friendly)."""
-        return asdict(self)
+        """Plain-dict view (JSON friendly; every field is a number)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
 def epoch_terms(

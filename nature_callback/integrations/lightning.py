@@ -200,8 +200,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
                           prog_bar=True, logger=False)
         direct = {name: value for name, value in metrics.items() if name not in logged}
         detail = record.detail_metrics()
-        trainer.callback_metrics.update(
-            {name: torch.tensor(value) for name, value in (direct | detail).items()})
+        _update_callback_metrics(trainer, direct | detail | self._window_metrics)
         if trainer.is_global_zero and trainer.loggers:
             direct.update(self._detail_to_log(detail))
             direct.update(self._window_metrics)
@@ -214,9 +213,10 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         """Every ``log_every_n_steps`` optimizer steps: the running figures."""
+        if self.log_every_n_steps is None or self.tracker is None:
+            return
         step = trainer.global_step
-        if (self.log_every_n_steps is None or self.tracker is None
-                or not self.tracker.epoch_is_open or step == self._last_step_logged
+        if (not self.tracker.epoch_is_open or step == self._last_step_logged
                 or step % self.log_every_n_steps != 0):
             return
         self._last_step_logged = step
@@ -224,8 +224,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
 
     def _publish(self, trainer: Any, metrics: dict[str, float]) -> None:
         """Metrics to ``trainer.callback_metrics`` and (rank zero) every logger."""
-        trainer.callback_metrics.update(
-            {name: torch.tensor(value) for name, value in metrics.items()})
+        _update_callback_metrics(trainer, metrics)
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)
@@ -240,15 +239,13 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
         return self.stage_tracker is not None and self.stage_tracker.status == "running"
 
     def _close_window(self, trainer: Any) -> None:
-        """Close the open window: its figures go to ``trainer.callback_metrics`` now, and to
-        the loggers with the epoch's own figures when it ran inside a training epoch (one
-        logger call per epoch), else at once."""
+        """Close the open window: its figures go to ``trainer.callback_metrics`` and the
+        loggers with the epoch's own figures when it ran inside a training epoch (one update
+        and one logger call per epoch), else at once."""
         for tracker in (self.stage_tracker, self.tracker):
             if tracker is not None and tracker.status == "running" and tracker.window_is_open:
                 metrics = tracker.end_window().metrics()
                 if tracker is self.tracker and tracker.epoch_is_open:
-                    trainer.callback_metrics.update(
-                        {name: torch.tensor(value) for name, value in metrics.items()})
                     self._window_metrics.update(metrics)
                 else:
                     self._publish(trainer, metrics)
@@ -335,6 +332,13 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
             self.tracker.load_state_dict(state_dict)
         else:
             self._pending_state = dict(state_dict)
+
+
+def _update_callback_metrics(trainer: Any, metrics: dict[str, float]) -> None:
+    """What ``LightningModule.log`` would leave in ``trainer.callback_metrics``: one float32
+    tensor per metric (made in one call)."""
+    values = torch.tensor(list(metrics.values())).unbind()
+    trainer.callback_metrics.update(zip(metrics, values, strict=True))
 
 
 def _hyperparameters(pl_module: Any) -> dict[str, Any]:
