@@ -14,6 +14,12 @@ from nature_callback._lightning import CallbackBase, pl
 from nature_callback.demo.digits import DigitsCNN, DigitsSplits
 
 
+TENSORBOARD_QUEUE = 100
+"""Events TensorBoard's writer may hold before the training thread waits for it. Its default,
+10, is less than one epoch's scalars here (Lightning's and NATURE's), so each epoch end would
+wait for the writer thread to encode and checksum them."""
+
+
 class DigitsClassifier(pl.LightningModule):  # type: ignore[misc, name-defined]
     """The demo's LightningModule: ``DigitsCNN`` with cross-entropy and Adam."""
 
@@ -68,7 +74,9 @@ def train_stage(
         max_epochs=epochs,
         accelerator="auto",
         devices=1,
-        logger=pl.loggers.TensorBoardLogger(str(out_dir), name="digits") if tensorboard else False,
+        logger=(pl.loggers.TensorBoardLogger(str(out_dir), name="digits",
+                                             max_queue=TENSORBOARD_QUEUE)
+                if tensorboard else False),
         default_root_dir=str(out_dir),
         callbacks=[callback] if callback is not None else [],
         enable_checkpointing=False,
