@@ -7,8 +7,9 @@ Runs offline on scikit-learn's bundled digits, in under a minute on a CPU:
 
 Steps: train the digits CNN with Lightning (NatureCallback measures the training's energy and
 carbon, a TensorBoardLogger records it); convert it to a spiking network (``spiking.convert``);
-replay the ANN and the SNN on the ReRAM preset; sweep one parameter; draw the figure (PNG, SVG,
-and a TensorBoard image through the trainer's logger) with the run's NATURE in the caption.
+replay the ANN and the SNN on the ReRAM preset; sweep one parameter over hardware seeds (mean ±
+sd); draw the figure (PNG, SVG, and a TensorBoard image through the trainer's logger) with the
+run's NATURE in the caption.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--samples", type=int, default=None, help="test samples to replay (default: all)"
     )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="hardware seeds of the sweep"
+    )
     parser.add_argument("--out", default="crossbar_example", help="folder for logs and the figure")
     args = parser.parse_args(argv)
 
@@ -64,7 +68,13 @@ def main(argv: list[str] | None = None) -> None:
     ann = replay(model.ann, test_loader, config, max_samples=args.samples)
     digital = digital_reference(model.ann, test_loader, max_samples=args.samples)
     trade_off = sweep(
-        model, test_loader, args.sweep, SWEEPS[args.sweep], config, max_samples=args.samples
+        model,
+        test_loader,
+        args.sweep,
+        SWEEPS[args.sweep],
+        config,
+        seeds=args.seeds,
+        max_samples=args.samples,
     )
     for report in (snn, ann):
         print(report.to_table())

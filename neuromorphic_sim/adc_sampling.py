@@ -39,6 +39,10 @@ TAIL_THRESHOLDS = (2.5, 3.5)
 positive thresholds give the same distribution."""
 
 
+SPLIT_BLOCK = 1 << 21
+"""Conversions whose tier is found at once: the temporaries of one block stay small."""
+
+
 @dataclass(frozen=True)
 class TailTier:
     """Conversions with t·σ ≤ d: they change code only when |Z| > t."""
@@ -62,8 +66,6 @@ class SplitConversions:
     """Flat indices (int64) of the conversions that draw Z at every read."""
     uncertain_mean: torch.Tensor
     """μ of each uncertain conversion (contiguous)."""
-    uncertain_offset: torch.Tensor
-    """μ − round(μ) of each uncertain conversion (exact in float32)."""
     uncertain_spread: torch.Tensor
     """σ of each uncertain conversion."""
     uncertain_codes: torch.Tensor
@@ -73,7 +75,7 @@ class SplitConversions:
     is_far: torch.Tensor
     """Boolean mask of the last tier."""
     margin: float
-    """Slack on the boundary tests: four float32 ulps of the largest |μ|, at least 2⁻²⁰."""
+    """Slack on the tier tests: four float32 ulps of the largest |μ|, at least 2⁻²⁰."""
     levels: int
     """L: the largest code."""
 
@@ -83,10 +85,9 @@ class CodeChanges:
     """Conversions of one noisy read that may differ from ``clamp(round(μ), 0, L)``, and by how
     much (a change of 0 is harmless: decoding adds nothing)."""
 
-    uncertain_index: torch.Tensor
-    """Positions in ``SplitConversions.uncertain``."""
     uncertain_delta: torch.Tensor
-    """Noisy code − noise-free code of each (float32)."""
+    """Noisy code − noise-free code of every uncertain conversion, in the order of
+    ``SplitConversions.uncertain`` (float32; 0 for most)."""
     tail_index: torch.Tensor
     """Flat indices of certain conversions whose |Z| exceeded their tier's threshold."""
     tail_delta: torch.Tensor
@@ -121,26 +122,26 @@ def split_conversions(
         raise ValueError(f"thresholds={thresholds!r} is invalid: give increasing values > 0.")
     mean = mean.reshape(-1)
     spread = spread.reshape(-1)
-    rounded = mean.round()
-    offset = mean - rounded
-    distance = offset.abs().neg_().add_(0.5)  # d
     largest = float(mean.abs().max()) if mean.numel() else 0.0
     margin = max(4.0 * largest * 2.0**-23, 2.0**-20)
     tier = torch.zeros(mean.shape, dtype=torch.uint8, device=mean.device)
-    for t in thresholds:  # tier = how many thresholds the conversion clears
-        tier += torch.add(distance, spread, alpha=-t * (1.0 + 2.0**-20)) >= margin
+    for block in range(0, mean.numel(), SPLIT_BLOCK):  # temporaries of one block at a time
+        part = slice(block, block + SPLIT_BLOCK)
+        distance = (mean[part] - mean[part].round()).abs_().neg_().add_(0.5)  # d
+        for t in thresholds:  # tier = how many thresholds the conversion clears
+            tier[part] += torch.add(distance, spread[part], alpha=-t * (1.0 + 2.0**-20)) >= margin
     uncertain = (tier == 0).nonzero().squeeze(1)
     tiers = tuple(
         TailTier(t, (tier == k).nonzero().squeeze(1)) for k, t in enumerate(thresholds[:-1], 1)
     )
+    uncertain_mean = mean.index_select(0, uncertain)
     return SplitConversions(
         mean=mean,
         spread=spread,
         uncertain=uncertain,
-        uncertain_mean=mean.index_select(0, uncertain),
-        uncertain_offset=offset.index_select(0, uncertain),
+        uncertain_mean=uncertain_mean,
         uncertain_spread=spread.index_select(0, uncertain),
-        uncertain_codes=rounded.index_select(0, uncertain).clamp_(0, levels),
+        uncertain_codes=adc_codes(uncertain_mean, levels),
         tiers=(*tiers, TailTier(thresholds[-1], None)),
         is_far=tier == len(thresholds),
         margin=margin,
@@ -211,15 +212,9 @@ def sample_code_changes(split: SplitConversions, generator: torch.Generator) -> 
     """One noisy read of ``split``: the conversions whose code may differ from the
     noise-free one, and by how much."""
     device = split.mean.device
-    noise = torch.randn(split.uncertain_offset.shape, generator=generator, device=device)
-    crossing = torch.addcmul(split.uncertain_offset, split.uncertain_spread, noise).abs_()
-    candidates = (crossing > 0.5 - split.margin).nonzero().squeeze(1)  # may round elsewhere
+    noise = torch.randn(split.uncertain_mean.shape, generator=generator, device=device)
     uncertain_delta = _noisy_delta(
-        split.uncertain_mean.index_select(0, candidates),
-        split.uncertain_spread.index_select(0, candidates),
-        noise.index_select(0, candidates),
-        split.uncertain_codes.index_select(0, candidates),
-        split.levels,
+        split.uncertain_mean, split.uncertain_spread, noise, split.uncertain_codes, split.levels
     )
     tail_index, tail_delta = [], []
     for tier in split.tiers:
@@ -235,4 +230,4 @@ def sample_code_changes(split: SplitConversions, generator: torch.Generator) -> 
                 split.levels,
             )
         )
-    return CodeChanges(candidates, uncertain_delta, torch.cat(tail_index), torch.cat(tail_delta))
+    return CodeChanges(uncertain_delta, torch.cat(tail_index), torch.cat(tail_delta))

@@ -5,7 +5,8 @@ group folded in: y = codes·D for the codes of one read, laid out (N, groups, co
 :class:`ColumnDecoder` applies it densely to every code, or sparsely to the few codes read
 noise changed (a column feeds one output with the differential encoding; an offset
 reference column feeds every output of its crossbar), so a read repeated with fresh noise
-costs only its changes.
+costs only its changes. Sparse changes can land directly in the layer output (an
+:class:`OutputLayout` folds in the bit planes' weights), skipping the per-plane outputs.
 """
 
 from __future__ import annotations
@@ -23,17 +24,32 @@ class DecodeTargets:
     source: torch.Tensor | None
     """Which change each entry decodes (None: entry i decodes change i)."""
     target: torch.Tensor
-    """Flat index into the (N, C_out) outputs."""
+    """Flat index into the (N, C_out) outputs, or into a layer output (:class:`OutputLayout`)."""
     weight: torch.Tensor
     """Output per unit code change (the decode entry)."""
 
-    def select(self, positions: torch.Tensor) -> DecodeTargets:
-        """The targets of a subset of the changes (one entry per change only)."""
-        if self.source is not None:
-            raise ValueError("select() needs one decode entry per change (source=None).")
-        return DecodeTargets(
-            None, self.target.index_select(0, positions), self.weight.index_select(0, positions)
-        )
+    def values(self, delta: torch.Tensor) -> torch.Tensor:
+        """What each entry adds to its target for the code changes ``delta``."""
+        changes = delta if self.source is None else delta.index_select(0, self.source)
+        return changes * self.weight
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Where the decoded outputs of each read row land in a layer's output: output feature o
+    of row r adds ``weight[r]``·y to ``output.view(-1)[start[r] + o·feature_stride]`` (the
+    bit planes' weights and the (B, C_out, H, W) layout folded in)."""
+
+    start: torch.Tensor
+    """(N,) flat index of each row's feature 0 (int64)."""
+    feature_stride: int
+    """Distance between consecutive features of a row."""
+    weight: torch.Tensor
+    """(N,) each row's weight in the output."""
+
+    def rows(self, rows: slice) -> OutputLayout:
+        """The layout of a slice of the rows."""
+        return OutputLayout(self.start[rows], self.feature_stride, self.weight[rows])
 
 
 class ColumnDecoder(nn.Module):
@@ -54,32 +70,33 @@ class ColumnDecoder(nn.Module):
         """(N, groups, columns) codes → (N, C_out) outputs."""
         return codes.reshape(codes.shape[0], -1) @ self.matrix
 
-    def targets(self, index: torch.Tensor) -> DecodeTargets:
-        """Decode entries of the codes at flat ``index`` into (N, groups, columns)."""
+    def targets(self, index: torch.Tensor, layout: OutputLayout | None = None) -> DecodeTargets:
+        """Decode entries of the codes at flat ``index`` into (N, groups, columns), landing in
+        the (N, C_out) decoded outputs, or in a layer output laid out by ``layout``."""
         per_row, out_features = self.matrix.shape
         row = index.div(per_row, rounding_mode="floor")
         key = index - row * per_row
-        if self.one_entry_per_column:
-            entry = self.entry_start.index_select(0, key)
-            return DecodeTargets(
-                None,
-                row * out_features + self.entry_output.index_select(0, entry),
-                self.entry_weight.index_select(0, entry),
+        entry = self.entry_start.index_select(0, key)
+        source = None
+        if not self.one_entry_per_column:
+            count = self.entry_count.index_select(0, key)
+            source = torch.repeat_interleave(torch.arange(len(key), device=key.device), count)
+            first = (count.cumsum(0) - count).index_select(0, source)
+            entry = entry.index_select(0, source) + (
+                torch.arange(len(source), device=key.device) - first
             )
-        count = self.entry_count.index_select(0, key)
-        source = torch.repeat_interleave(torch.arange(len(key), device=key.device), count)
-        first = (count.cumsum(0) - count).index_select(0, source)
-        entry = self.entry_start.index_select(0, key).index_select(0, source) + (
-            torch.arange(len(source), device=key.device) - first
-        )
+            row = row.index_select(0, source)
+        feature = self.entry_output.index_select(0, entry)
+        weight = self.entry_weight.index_select(0, entry)
+        if layout is None:
+            return DecodeTargets(source, row * out_features + feature, weight)
         return DecodeTargets(
             source,
-            row.index_select(0, source) * out_features + self.entry_output.index_select(0, entry),
-            self.entry_weight.index_select(0, entry),
+            layout.start.index_select(0, row) + feature * layout.feature_stride,
+            weight * layout.weight.index_select(0, row),
         )
 
     @staticmethod
     def add(outputs: torch.Tensor, targets: DecodeTargets, delta: torch.Tensor) -> None:
         """``outputs`` (N, C_out, contiguous) += D applied to the code changes ``delta``."""
-        values = delta if targets.source is None else delta.index_select(0, targets.source)
-        outputs.view(-1).index_add_(0, targets.target, values * targets.weight)
+        outputs.view(-1).index_add_(0, targets.target, targets.values(delta))

@@ -32,16 +32,13 @@ from neuromorphic_sim.adc_sampling import (
     sample_code_changes,
     split_conversions,
 )
-from neuromorphic_sim.column_decode import ColumnDecoder, DecodeTargets
+from neuromorphic_sim.column_decode import ColumnDecoder, DecodeTargets, OutputLayout
 from neuromorphic_sim.config import HardwareConfig
 from neuromorphic_sim.mapping import MappedMatrix
 
 CHUNK_CONVERSIONS = 1 << 19
 """Conversions per chunk of a single read: its currents, noise and codes (2 MiB each) stay in
 cache, which is faster than one pass over the whole batch."""
-SPLIT_CHUNK_CONVERSIONS = 1 << 21
-"""Conversions per chunk of a split for repeated reads (fewer, larger chunks: less Python
-overhead per read)."""
 
 
 @dataclass(frozen=True)
@@ -55,16 +52,18 @@ class ColumnCurrents:
 
 
 @dataclass(frozen=True)
-class SplitChunk:
-    """Repeated reads of a slice of rows: its split and where its uncertain codes decode."""
+class DrivenLines:
+    """The driven word lines of a read, bagged by (row, group): what every column sum of a
+    bag adds up."""
 
-    rows: slice
-    """The rows of x (and of the decoded outputs) this chunk covers."""
-    split: SplitConversions
-    """Its conversions, split into certain and uncertain ones."""
-    targets: DecodeTargets | None
-    """Decode entries of its uncertain conversions (one per column; None where a column feeds
-    several outputs: found per read, for the changed ones only)."""
+    word_line: torch.Tensor
+    """Word line of each driven (row, word line), by row, then word line."""
+    values: torch.Tensor
+    """Its input (1 for a bit, the amplitude for a DAC)."""
+    offsets: torch.Tensor
+    """Where each (row, group) bag starts in ``word_line``."""
+    counts: torch.Tensor
+    """Driven word lines per bag (0: no current, no noise)."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +71,14 @@ class RepeatedRead:
     """What repeated noisy reads of the same inputs share."""
 
     decoded: torch.Tensor
-    """Noise-free decoded outputs (N, C_out)."""
-    chunks: list[SplitChunk]
-    """The split conversions, chunk by chunk."""
+    """Noise-free decoded outputs (N, C_out): the layer combines them once."""
+    split: SplitConversions
+    """Every conversion of the read, split into certain and uncertain ones."""
+    layout: OutputLayout
+    """Where each row of the read lands in the layer output."""
+    targets: DecodeTargets | None
+    """Decode entries of the uncertain conversions, into the layer output (one per column;
+    None where a column feeds several outputs: found per read, for the changed ones only)."""
 
 
 class ColumnReader(nn.Module):
@@ -119,75 +123,106 @@ class ColumnReader(nn.Module):
         for start in range(0, rows, step):
             yield slice(start, min(rows, start + step))
 
-    def column_reads(self, x: torch.Tensor) -> ColumnCurrents:
-        """Every column current of the unfolded inputs ``x`` (rows, K), bits or DAC
-        amplitudes: Σ_{active rows of each (row, group)} x·G, and its read-noise σ."""
+    def driven_lines(self, x: torch.Tensor) -> DrivenLines:
+        """The driven word lines of the unfolded inputs ``x`` (rows, K), bagged by (row, group)."""
         row, word_line = (x != 0).nonzero(as_tuple=True)  # by row, then word line (and group)
         bag = row * self.groups + word_line.div(self.group_rows, rounding_mode="floor")
         counts = torch.bincount(bag, minlength=x.shape[0] * self.groups)
-        offsets = counts.cumsum(0) - counts
-        values = x[row, word_line]
+        return DrivenLines(word_line, x[row, word_line], counts.cumsum(0) - counts, counts)
+
+    def _bag_sums(
+        self,
+        lines: DrivenLines,
+        table: torch.Tensor,
+        weights: torch.Tensor,
+        offsets: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Σ over each bag's driven word lines of weight·table[word line], (bags, columns); the
+        bags of ``offsets`` (default: every bag)."""
+        bags = lines.offsets if offsets is None else offsets
+        return F.embedding_bag(lines.word_line, table, bags, mode="sum", per_sample_weights=weights)
+
+    def column_reads(self, x: torch.Tensor) -> ColumnCurrents:
+        """Every column current of the unfolded inputs ``x`` (rows, K), bits or DAC
+        amplitudes: Σ_{active rows of each (row, group)} x·G, and its read-noise σ."""
+        lines = self.driven_lines(x)
         shape = (x.shape[0], self.groups, self.columns)
-        mean = F.embedding_bag(
-            word_line, self.read_table, offsets, mode="sum", per_sample_weights=values
-        ).view(shape)
+        mean = self._bag_sums(lines, self.read_table, lines.values).view(shape)
         if self.noise_table is None:
             return ColumnCurrents(mean, None)
-        variance = F.embedding_bag(
-            word_line, self.noise_table, offsets, mode="sum", per_sample_weights=values.square()
-        )
+        variance = self._bag_sums(lines, self.noise_table, lines.values.square())
         return ColumnCurrents(mean, variance.sqrt_().view(shape))
+
+    def _add_read_noise(self, current: torch.Tensor, lines: DrivenLines) -> None:
+        """``current`` (rows, groups, columns) += one draw of read noise. Only bags with a
+        driven word line carry current, hence noise: σ and a Gaussian are computed for them
+        alone."""
+        assert self.noise_table is not None
+        driven = lines.counts.nonzero().squeeze(1)
+        if driven.numel() == 0:
+            return
+        variance = self._bag_sums(
+            lines, self.noise_table, lines.values.square(), lines.offsets.index_select(0, driven)
+        )
+        noise = torch.randn(
+            variance.shape,
+            generator=self.noise_source(current.device),
+            device=current.device,
+            dtype=current.dtype,
+        )
+        current.view(-1, self.columns).index_add_(0, driven, noise.mul_(variance.sqrt_()))
 
     def read_once(self, x: torch.Tensor) -> torch.Tensor:
         """One read of every column for the unfolded inputs ``x`` (N, K), noise drawn per
-        conversion, chunk by chunk: decoded outputs (N, C_out)."""
+        noisy conversion, chunk by chunk: decoded outputs (N, C_out)."""
         decoded = torch.empty(x.shape[0], self.out_features, device=x.device, dtype=x.dtype)
         for rows in self.row_chunks(x.shape[0], CHUNK_CONVERSIONS):
-            currents = self.column_reads(x[rows])
-            current, spread = currents.mean, currents.spread
-            if spread is not None:
-                noise = torch.randn(
-                    current.shape,
-                    generator=self.noise_source(x.device),
-                    device=x.device,
-                    dtype=x.dtype,
-                )
-                current = torch.addcmul(current, spread, noise)
+            lines = self.driven_lines(x[rows])
+            current = self._bag_sums(lines, self.read_table, lines.values)
+            current = current.view(-1, self.groups, self.columns)
+            if self.noise_table is not None:
+                self._add_read_noise(current, lines)
             if self.adc_levels is not None:
-                current = adc_codes(current, self.adc_levels)
+                current.round_().clamp_(0, self.adc_levels)
             decoded[rows] = self.decoder.dense(current)
         return decoded
 
-    def split(self, x: torch.Tensor) -> RepeatedRead:
-        """Prepare repeated noisy reads of ``x`` (ADC and read noise on): noise-free codes
-        decoded once, conversions split into certain and uncertain ones."""
+    def split(self, x: torch.Tensor, layout: OutputLayout) -> RepeatedRead:
+        """Prepare repeated noisy reads of ``x`` (ADC and read noise on), whose rows land in
+        the layer output as ``layout`` says: noise-free codes decoded once, conversions split
+        into certain and uncertain ones."""
         if self.adc_levels is None or self.read_noise == 0:
             raise ValueError("split() needs an ADC and read noise; use read_once().")
         decoded = torch.empty(x.shape[0], self.out_features, device=x.device, dtype=x.dtype)
-        chunks = []
-        for rows in self.row_chunks(x.shape[0], SPLIT_CHUNK_CONVERSIONS):
+        shape = (x.shape[0], self.groups, self.columns)
+        mean = torch.empty(shape, device=x.device, dtype=x.dtype)
+        spread = torch.empty_like(mean)
+        for rows in self.row_chunks(x.shape[0], CHUNK_CONVERSIONS):
             currents = self.column_reads(x[rows])
             assert currents.spread is not None
+            mean[rows], spread[rows] = currents.mean, currents.spread
             decoded[rows] = self.decoder.dense(adc_codes(currents.mean, self.adc_levels))
-            split = split_conversions(currents.mean, currents.spread, self.adc_levels)
-            targets = (
-                self.decoder.targets(split.uncertain) if self.decoder.one_entry_per_column else None
-            )
-            chunks.append(SplitChunk(rows, split, targets))
-        return RepeatedRead(decoded, chunks)
+        split = split_conversions(mean, spread, self.adc_levels)
+        targets = (
+            self.decoder.targets(split.uncertain, layout)
+            if self.decoder.one_entry_per_column
+            else None
+        )
+        return RepeatedRead(decoded, split, layout, targets)
 
-    def read_again(self, repeated: RepeatedRead) -> torch.Tensor:
-        """Another read of the inputs of ``repeated`` with fresh noise: decoded outputs."""
-        decoded = repeated.decoded.clone()
-        generator = self.noise_source(decoded.device)
-        for chunk in repeated.chunks:
-            changes = sample_code_changes(chunk.split, generator)
-            rows = decoded[chunk.rows]
-            uncertain = (
-                self.decoder.targets(chunk.split.uncertain.index_select(0, changes.uncertain_index))
-                if chunk.targets is None
-                else chunk.targets.select(changes.uncertain_index)
+    def read_again(self, repeated: RepeatedRead, output: torch.Tensor) -> None:
+        """Another read of the inputs of ``repeated`` with fresh noise: adds the codes it
+        changes to ``output``, the layer output of the noise-free read (contiguous)."""
+        split = repeated.split
+        changes = sample_code_changes(split, self.noise_source(output.device))
+        uncertain, uncertain_delta = repeated.targets, changes.uncertain_delta
+        if uncertain is None:  # decode entries of the changed codes only
+            changed = uncertain_delta.nonzero().squeeze(1)
+            uncertain = self.decoder.targets(
+                split.uncertain.index_select(0, changed), repeated.layout
             )
-            self.decoder.add(rows, uncertain, changes.uncertain_delta)
-            self.decoder.add(rows, self.decoder.targets(changes.tail_index), changes.tail_delta)
-        return decoded
+            uncertain_delta = uncertain_delta.index_select(0, changed)
+        tail = self.decoder.targets(changes.tail_index, repeated.layout)
+        flat = output.view(-1)
+        for targets, delta in ((uncertain, uncertain_delta), (tail, changes.tail_delta)):
+            flat.index_add_(0, targets.target, targets.values(delta))

@@ -15,12 +15,10 @@ samples and whether its energy is modelled (crossbar energy model), estimated or
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Literal
 
 import spiking
@@ -40,27 +38,10 @@ from neuromorphic_sim.quantised_ann import (
 )
 from neuromorphic_sim.reference import DigitalReference, digital_reference
 from neuromorphic_sim.replay import replay
-from neuromorphic_sim.report import ReplayReport, format_energy
+from neuromorphic_sim.report import ReplayReport, format_energy, wilson_interval
 
 Kind = Literal["ann", "snn", "qann"]
 EnergySource = Literal["modelled", "estimated", "measured"]
-
-Z_95 = NormalDist().inv_cdf(0.975)
-"""Two-sided 95 % standard-normal quantile (1.95996) for the Wilson interval."""
-
-
-def wilson_interval(correct: int, samples: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (Wilson, JASA 1927; recommended over the
-    normal approximation by Brown, Cai & DasGupta, Statistical Science 2001)."""
-    if samples < 1 or not 0 <= correct <= samples:
-        raise ConfigurationError(
-            f"need 0 <= correct <= samples and samples >= 1 (got {correct}/{samples})."
-        )
-    p, z2 = correct / samples, z * z
-    centre = (p + z2 / (2 * samples)) / (1 + z2 / samples)
-    half = z / (1 + z2 / samples) * math.sqrt(p * (1 - p) / samples + z2 / (4 * samples * samples))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
 
 @dataclass(frozen=True)
 class ConversionMethod:

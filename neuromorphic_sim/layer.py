@@ -14,8 +14,8 @@ Per forward pass (one time step of a batch) the layer
    convolution, see :meth:`CrossbarLayer._output_noise_kernel`). With an ADC every column
    current of every group is read, noise added, quantised and decoded digitally
    (:mod:`neuromorphic_sim.column_read`); repeated reads of a constant input reuse the
-   noise-free read and draw noise only where it can change a code
-   (:mod:`neuromorphic_sim.adc_sampling`).
+   noise-free output and add to it the few codes noise changes, drawing noise only where it
+   can change a code (:mod:`neuromorphic_sim.adc_sampling`).
 
 Counters stay on the layer's device until :meth:`CrossbarLayer.events` reads them.
 """
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from neuromorphic_sim.column_decode import OutputLayout
 from neuromorphic_sim.column_read import ColumnReader, RepeatedRead
 from neuromorphic_sim.config import HardwareConfig
 from neuromorphic_sim.encoding import InputEncoding
@@ -224,14 +225,32 @@ class CrossbarLayer(nn.Module):
 
     def _combine_planes(self, decoded: torch.Tensor, prepared: _Prepared) -> torch.Tensor:
         """Decoded outputs of every plane (P·B·L, C_out) → the layer output (B, C_out, H, W):
-        planes weighted and summed, bias added."""
+        planes weighted and summed (one pass per plane), bias added."""
         n_planes, batch = prepared.plane_weight.shape
-        per_plane = decoded.view(n_planes * batch, -1, self.out_features).transpose(1, 2)
-        per_plane = per_plane.reshape(n_planes, batch, self.out_features, -1)
-        output = torch.einsum("pbol,pb->bol", per_plane, prepared.plane_weight).reshape(
-            prepared.out_shape
+        per_plane = decoded.view(n_planes, batch, -1)  # (P, B, L·C_out)
+        weight = prepared.plane_weight.unsqueeze(2)
+        output = per_plane[0] * weight[0]
+        for plane in range(1, n_planes):
+            output.addcmul_(per_plane[plane], weight[plane])
+        output = output.view(batch, -1, self.out_features)  # (B, L, C_out)
+        if self.bias is not None:
+            output += self.bias
+        return output.transpose(1, 2).contiguous().view(prepared.out_shape)
+
+    def _output_layout(self, prepared: _Prepared) -> OutputLayout:
+        """Where each read row (plane, sample, position) lands in the layer output
+        (B, C_out, H, W), weighted by its plane as :meth:`_combine_planes` weights it."""
+        n_planes, batch = prepared.plane_weight.shape
+        _, features, height, width = prepared.out_shape
+        positions = height * width
+        device = prepared.plane_weight.device
+        sample_start = torch.arange(batch, device=device) * (features * positions)
+        start = sample_start.view(1, batch, 1) + torch.arange(positions, device=device)
+        weight = prepared.plane_weight.unsqueeze(2)
+        shape = (n_planes, batch, positions)
+        return OutputLayout(
+            start.expand(shape).reshape(-1), positions, weight.expand(shape).reshape(-1)
         )
-        return output if self.bias is None else output + self.bias.view(1, -1, 1, 1)
 
     def _prepare(self, x: torch.Tensor) -> _Prepared:
         """Encode ``x``, count its events and do the deterministic part of the read."""
@@ -304,15 +323,20 @@ class CrossbarLayer(nn.Module):
         return torch.addcmul(prepared.mean, prepared.noise_std, noise)
 
     def _noisy_read(self, prepared: _Prepared, repeated: bool) -> torch.Tensor:
-        """Decoded outputs (P·B·L, C_out) of one read with fresh read noise. The first read of
-        an input draws noise per conversion; repeats of it with an ADC split the conversions
-        once and then draw only where noise can change a code."""
+        """The layer output of one read with fresh read noise. The first read of an input draws
+        noise per conversion; repeats of it with an ADC split the conversions once and then
+        draw only where noise can change a code, adding the changed codes to the noise-free
+        output."""
         assert prepared.rows is not None
         if not repeated or self.reader.adc_levels is None:
-            return self.reader.read_once(prepared.rows)
+            return self._combine_planes(self.reader.read_once(prepared.rows), prepared)
         if prepared.repeated is None:
-            prepared.repeated = self.reader.split(prepared.rows)
-        return self.reader.read_again(prepared.repeated)
+            prepared.repeated = self.reader.split(prepared.rows, self._output_layout(prepared))
+            prepared.mean = self._combine_planes(prepared.repeated.decoded, prepared)
+        assert prepared.mean is not None
+        output = prepared.mean.clone()
+        self.reader.read_again(prepared.repeated, output)
+        return output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One read of the arrays for the batch ``x``; counts events and returns the output.
@@ -337,7 +361,7 @@ class CrossbarLayer(nn.Module):
             output = (
                 self._draw_output(prepared)
                 if self.output_noise
-                else self._combine_planes(self._noisy_read(prepared, repeated), prepared)
+                else self._noisy_read(prepared, repeated)
             )
             if self.hold_constant_inputs:  # a repeat holds this read
                 prepared.output = output
@@ -361,6 +385,7 @@ class _Prepared:
     output: torch.Tensor | None = None
     """The layer output, where it is deterministic (or held)."""
     mean: torch.Tensor | None = None
-    """Ideal ADC with read noise: the noise-free output, (B, C_out, H, W)."""
+    """The noise-free output (B, C_out, H, W), where read noise is drawn on top of it (ideal
+    ADC; repeated reads with an ADC)."""
     noise_std: torch.Tensor | None = None
     """Ideal ADC with read noise: σ of each output's read noise."""

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from nature_callback.meters.base import EnergyMeter
 from neuromorphic_sim.data import labelled_batches
 from neuromorphic_sim.exceptions import ReplayInputError
+from neuromorphic_sim.report import accuracy_interval
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,14 @@ class DigitalReference:
     samples: int
     """Samples evaluated for the accuracy."""
 
+    @property
+    def accuracy_interval(self) -> tuple[float, float]:
+        """Wilson 95 % interval of the accuracy over the samples evaluated."""
+        return accuracy_interval(self.accuracy, self.samples)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view."""
-        return asdict(self)
+        return {**asdict(self), "accuracy_interval_95": list(self.accuracy_interval)}
 
 
 def count_macs(model: nn.Module, sample: torch.Tensor) -> int:

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 from neuromorphic_sim.energy import LayerEvents, LayerGeometry
+from neuromorphic_sim.exceptions import ReplayInputError
 
 ModelKind = Literal["snn", "ann"]
+
+Z_95 = NormalDist().inv_cdf(0.975)
+"""Two-sided 95 % standard-normal quantile (1.95996), for the Wilson interval."""
+
+
+def wilson_interval(correct: int, samples: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval (95 % by default) of an accuracy of ``correct`` out of ``samples``
+    (Wilson, JASA 1927; preferred to the normal approximation by Brown, Cai & DasGupta,
+    Statistical Science 2001): it stays inside [0, 1] and is sound near 100 %.
+
+    >>> [round(bound, 4) for bound in wilson_interval(60, 64)]
+    [0.85, 0.9754]
+    """
+    if samples < 1 or not 0 <= correct <= samples:
+        raise ReplayInputError(
+            f"correct={correct!r}, samples={samples!r} is invalid: need 0 <= correct <= samples "
+            "and samples >= 1."
+        )
+    share, z2 = correct / samples, z * z
+    centre = (share + z2 / (2 * samples)) / (1 + z2 / samples)
+    half = z / (1 + z2 / samples) * math.sqrt(share * (1 - share) / samples + z2 / (4 * samples**2))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_interval(accuracy: float, samples: int) -> tuple[float, float]:
+    """Wilson 95 % interval of an ``accuracy`` measured over ``samples``."""
+    return wilson_interval(round(accuracy * samples), samples)
+
+
+def format_accuracy(accuracy: float, samples: int) -> str:
+    """``96.28 % (95 % CI 93.3–98.0)``: an accuracy over ``samples`` with its Wilson interval."""
+    low, high = accuracy_interval(accuracy, samples)
+    return f"{accuracy:.2%} (95 % CI {100 * low:.1f}–{100 * high:.1f})".replace("%", " %", 1)
 
 
 def format_energy(joules: float) -> str:
@@ -157,6 +193,11 @@ class ReplayReport:
     """Assumptions a reader needs (estimated figures, ideal parts, subsampling)."""
 
     @property
+    def accuracy_interval(self) -> tuple[float, float]:
+        """Wilson 95 % interval of the accuracy over the replayed samples."""
+        return accuracy_interval(self.accuracy, self.samples)
+
+    @property
     def label(self) -> str:
         """``SNN (T=32) on ReRAM 128×128``-style label."""
         kind = f"SNN (T={self.timesteps})" if self.model_kind == "snn" else "ANN"
@@ -171,6 +212,7 @@ class ReplayReport:
             "timesteps": self.timesteps,
             "samples": self.samples,
             "accuracy": self.accuracy,
+            "accuracy_interval_95": list(self.accuracy_interval),
             "energy_per_inference_j": self.energy_per_inference_j,
             "energy_source": "estimated (crossbar energy model)",
             "breakdown": dict(self.breakdown),
@@ -182,7 +224,8 @@ class ReplayReport:
     def to_table(self) -> str:
         """A printable summary: totals, then joules per component and per layer."""
         lines = [
-            f"{self.label}: accuracy {self.accuracy:.2%} over {self.samples} samples, "
+            f"{self.label}: accuracy {format_accuracy(self.accuracy, self.samples)} over "
+            f"{self.samples} samples, "
             f"{format_energy(self.energy_per_inference_j)} per inference "
             f"(modelled, {self.accounting})",
         ]

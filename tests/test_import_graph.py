@@ -1,5 +1,6 @@
 """The packages' modules import in one direction: no cycle, counting imports made inside
-functions too (a lazy import back is still a cycle in the design)."""
+functions too (a lazy import back is still a cycle in the design); imports for type checkers
+only (``if TYPE_CHECKING:``) do not count."""
 
 from __future__ import annotations
 
@@ -20,6 +21,21 @@ def _modules() -> dict[str, Path]:
     return modules
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` outside ``if TYPE_CHECKING:`` blocks."""
+    nodes: list[ast.AST] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                pending.extend(child.orelse)
+            else:
+                pending.append(child)
+    return nodes
+
+
 def _import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module → the project modules it imports (a package's own __init__ not counted: every
     submodule runs it)."""
@@ -31,7 +47,7 @@ def _import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
 
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             elif isinstance(node, ast.Import):

@@ -22,7 +22,9 @@ def test_crossbar_stage_draws_the_figure_and_says_what_it_subsampled(
     assert result.samples_used == 24 and result.samples_available == len(trained.splits.test)
     values = [point.value for point in result.sweep.points]
     assert values == [2, 4, 8, 16]  # T/8 … T, the last one the SNN replay itself
-    assert result.sweep.points[-1].energy_per_inference_j == result.snn.energy_per_inference_j
+    nominal = result.sweep.points[-1]  # its first seed is the SNN replay itself
+    assert nominal.seed_accuracies[0] == result.snn.accuracy and len(nominal.seed_accuracies) == 3
+    assert "Wilson" in result.to_table() and "±" in result.to_table()
     table = result.to_table()
     assert "subsample of 24" in table and "estimate" in table and str(result.figure.png) in table
     assert result.to_dict()["digital"]["source"] == "estimated"

@@ -115,7 +115,7 @@ def _repeated_codes(mean: torch.Tensor, spread: torch.Tensor, levels: int, reads
     out = base.repeat(reads, 1)
     for read in range(reads):
         changes = sample_code_changes(split, generator)
-        out[read].index_add_(0, split.uncertain[changes.uncertain_index], changes.uncertain_delta)
+        out[read].index_add_(0, split.uncertain, changes.uncertain_delta)
         out[read].index_add_(0, changes.tail_index, changes.tail_delta)
     return out
 
@@ -260,3 +260,38 @@ def test_output_noise_has_the_distribution_of_column_resolved_reads() -> None:
     assert ((ratio - 1.0).abs() <= SIGMAS * math.sqrt(2.0 * 2.0 / (reads - 1))).all()
     # and the noise is really there: a read differs from the next one
     assert not torch.equal(fast_reads[0], fast_reads[1])
+
+
+@pytest.mark.parametrize("encoding", ["differential", "offset"])
+def test_repeated_reads_of_a_constant_input_have_the_distribution_of_first_reads(
+    encoding: str,
+) -> None:
+    # The repeated path adds the changed codes straight into the layer output (planes weighted,
+    # positions and channels laid out); the first read decodes every conversion per plane.
+    # Offset encoding: a reference column feeds several outputs (decoded per changed code).
+    from torch import nn
+
+    from neuromorphic_sim import build_crossbar_network
+
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.linspace(-1.0, 1.0, 54).view(3, 2, 3, 3))
+        conv.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    hw = _noisy_hardware(adc_bits=8, encoding=encoding)
+    layer = build_crossbar_network(nn.Sequential(conv), hw).layers["0"]
+    assert layer.reader.decoder.one_entry_per_column == (encoding == "differential")
+    x = torch.rand(2, 2, 4, 4, generator=torch.Generator().manual_seed(3))
+    reads = 600
+    with torch.no_grad():
+        repeated = torch.stack([layer(x) for _ in range(reads)])[1:].double()  # one input
+        first = []
+        for _ in range(reads):
+            layer.clear_cache()
+            first.append(layer(x))
+    first_reads = torch.stack(first).double()
+    assert layer.encoding.encode(x).planes.shape[0] == 8  # bit-serial: plane weights matter
+    pooled_error = torch.sqrt((repeated.var(dim=0) + first_reads.var(dim=0)) / reads)
+    difference = (repeated.mean(dim=0) - first_reads.mean(dim=0)).abs()
+    assert (difference <= SIGMAS * pooled_error + 1e-6).all()
+    ratio = repeated.var(dim=0) / first_reads.var(dim=0)
+    assert ((ratio - 1.0).abs() <= SIGMAS * math.sqrt(2.0 * 2.0 / (reads - 1))).all()
