@@ -3,10 +3,11 @@ clock, and how the run ended (a SIGTERM included)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -87,30 +88,49 @@ def status_of(error: BaseException | None) -> Status:
     return "crashed"
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise TerminatedBySignal(128 + signum)
-
-
 class SigtermGuard:
     """Where nothing else handles SIGTERM, turns it into ``TerminatedBySignal`` (a
     ``SystemExit``) for the length of a run, so that the run's records are written and say
-    ``terminated``; the process still exits as SIGTERM asks."""
+    ``terminated``; the process still exits as SIGTERM asks.
+
+    A signal that arrives inside ``critical()`` (an epoch's figures being added and written)
+    is raised when that section ends, so the records on disk match the totals."""
 
     def __init__(self) -> None:
         self._previous: Any = None
+        self._depth = 0
+        self._pending: int | None = None
 
     def install(self) -> None:
         """Take SIGTERM over if it has its default action (main thread only)."""
         if threading.current_thread() is not threading.main_thread():
             return
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            self._previous = signal.signal(signal.SIGTERM, _raise_terminated)
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
 
     def restore(self) -> None:
         """Give SIGTERM back its previous action."""
         if self._previous is None:
             return
         if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGTERM) is _raise_terminated):
+                and signal.getsignal(signal.SIGTERM) == self._handle):
             signal.signal(signal.SIGTERM, self._previous)
         self._previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._depth:
+            self._pending = signum
+            return
+        raise TerminatedBySignal(128 + signum)
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        """Hold a SIGTERM back until the end of the block."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            signum, self._pending = self._pending, None
+            if signum is not None and not self._depth:
+                raise TerminatedBySignal(128 + signum)

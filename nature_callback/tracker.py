@@ -410,7 +410,8 @@ class NatureTracker:
         """Record a cut epoch that was not continued, as it was measured."""
         cut, self._cut_epoch = self._cut_epoch, None
         if cut is not None and self._accounting is not None and self._last_intensity:
-            self._append(self._accounting.close_open_epoch(cut, self._last_intensity))
+            with self._sigterm.critical():
+                self._append(self._accounting.close_open_epoch(cut, self._last_intensity))
 
     def end_epoch(self) -> EpochRecord:
         """Close the epoch window (and a named window still open inside it), compute its terms
@@ -419,8 +420,9 @@ class NatureTracker:
             raise NatureError("end_epoch() called without start_epoch()")
         if self._window is not None:
             self.end_window()
-        record = self._close_epoch(self.distributed.reduce)
-        self._append(record)
+        with self._sigterm.critical():  # the totals and the file stay in step
+            record = self._close_epoch(self.distributed.reduce)
+            self._append(record)
         return record
 
     def _close_epoch(self, reduce: Reducer) -> EpochRecord:
@@ -482,8 +484,9 @@ class NatureTracker:
         """Close the named window; an epoch it interrupted goes on."""
         if self._window is None:
             raise NatureError("end_window() called without start_window()")
-        record = self._close_window(self.distributed.reduce)
-        self._append(record)
+        with self._sigterm.critical():
+            record = self._close_window(self.distributed.reduce)
+            self._append(record)
         return record
 
     def _close_window(self, reduce: Reducer) -> WindowRecord:

@@ -527,3 +527,32 @@ def test_the_runs_hyperparameters_reach_its_ledger_row(tmp_path: Path) -> None:
     (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
     assert row.params == {"lr": 0.1, "layers": 3}
     assert read_run(tmp_path / "rec").summary["params"] == {"lr": 0.1, "layers": 3}
+
+
+def test_a_sigterm_while_an_epoch_is_written_is_raised_once_it_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import signal
+
+    from nature_callback import recorder
+    from nature_callback.exceptions import TerminatedBySignal
+
+    clock = FakeClock()
+    line = recorder.record_line
+
+    def line_then_signal(record: object) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives between the totals and the write
+        return line(record)  # type: ignore[arg-type]
+
+    with pytest.raises(TerminatedBySignal):
+        with make_tracker(tmp_path, clock) as tracker:
+            with tracker.epoch():
+                clock.advance(1.0)
+                monkeypatch.setattr(recorder, "record_line", line_then_signal)
+            monkeypatch.setattr(recorder, "record_line", line)
+            clock.advance(5.0)  # never reached
+    run = read_run(tmp_path / "rec")
+    assert run.summary is not None and run.summary["status"] == "terminated"
+    assert run.summary["epochs"] == len(run.epochs) == 1
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handed back
