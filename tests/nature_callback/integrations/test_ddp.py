@@ -40,10 +40,11 @@ def test_ddp_two_cpu_ranks_sum_once_and_write_one_record(tmp_path: Path,
     assert run.header["world_size"] == 2
     assert sorted(meter["device"] for meter in run.summary["meters"]) == ["cpu0", "dram0"]
     for record in run.epochs:
-        # summed over both ranks, the node's package counted once: 100 W, not 200 W
-        assert record["terms"]["power_w"] == pytest.approx(POWER_W, rel=0.3)
+        # summed over both ranks, the node's package counted once: 100 W, not 200 W (the
+        # bounds leave room for a fake counter that a loaded machine advances late)
+        assert 0.5 * POWER_W < record["terms"]["power_w"] < 1.5 * POWER_W
         assert record["power_by_device_w"] == {}
-        assert record["power_by_kind_w"]["cpu"] == pytest.approx(0.8 * POWER_W, rel=0.3)
+        assert 0.4 * POWER_W < record["power_by_kind_w"]["cpu"] < 1.2 * POWER_W
 
 
 def test_ddp_without_rapl_each_rank_estimates_its_own_processes(
