@@ -90,47 +90,67 @@ def status_of(error: BaseException | None) -> Status:
 
 class SigtermGuard:
     """Where nothing else handles SIGTERM, turns it into ``TerminatedBySignal`` (a
-    ``SystemExit``) for the length of a run, so that the run's records are written and say
+    ``SystemExit``) while runs are being tracked, so that their records are written and say
     ``terminated``; the process still exits as SIGTERM asks.
 
-    A signal that arrives inside ``critical()`` (an epoch's figures being added and written)
-    is raised when that section ends, so the records on disk match the totals."""
+    One handler per process, shared by every tracker that runs at once (a tracker left
+    running keeps it). A signal that arrives inside ``critical()`` (an epoch's figures being
+    added and written) is raised when that section ends, so the records on disk match the
+    totals."""
+
+    _users = 0
+    _previous: Any = None
+    _installed = False
+    _depth = 0
+    _pending: int | None = None
 
     def __init__(self) -> None:
-        self._previous: Any = None
-        self._depth = 0
-        self._pending: int | None = None
+        self._holding = False
 
     def install(self) -> None:
-        """Take SIGTERM over if it has its default action (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
+        """Count this run in; take SIGTERM over if it has its default action (main thread)."""
+        if self._holding or threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._holding = True
+        cls = SigtermGuard
+        cls._users += 1
+        current = signal.getsignal(signal.SIGTERM)
+        if not cls._installed and current is _handle_sigterm:  # left by a run on another thread
+            cls._previous, cls._installed = signal.SIG_DFL, True
+        elif not cls._installed and current is signal.SIG_DFL:
+            cls._previous = signal.signal(signal.SIGTERM, _handle_sigterm)
+            cls._installed = True
 
     def restore(self) -> None:
-        """Give SIGTERM back its previous action."""
-        if self._previous is None:
+        """Count this run out; the last one gives SIGTERM back its previous action (from the
+        main thread; otherwise the next run started there takes the handler over)."""
+        if not self._holding:
             return
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGTERM) == self._handle):
-            signal.signal(signal.SIGTERM, self._previous)
-        self._previous = None
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self._depth:
-            self._pending = signum
-            return
-        raise TerminatedBySignal(128 + signum)
+        self._holding = False
+        cls = SigtermGuard
+        cls._users -= 1
+        if (cls._users == 0 and cls._installed
+                and threading.current_thread() is threading.main_thread()):
+            if signal.getsignal(signal.SIGTERM) is _handle_sigterm:
+                signal.signal(signal.SIGTERM, cls._previous)
+            cls._installed = False
 
     @contextlib.contextmanager
     def critical(self) -> Iterator[None]:
         """Hold a SIGTERM back until the end of the block."""
-        self._depth += 1
+        cls = SigtermGuard
+        cls._depth += 1
         try:
             yield
         finally:
-            self._depth -= 1
-            signum, self._pending = self._pending, None
-            if signum is not None and not self._depth:
+            cls._depth -= 1
+            if not cls._depth and cls._pending is not None:
+                signum, cls._pending = cls._pending, None
                 raise TerminatedBySignal(128 + signum)
+
+
+def _handle_sigterm(signum: int, frame: Any) -> None:
+    if SigtermGuard._depth:
+        SigtermGuard._pending = signum
+        return
+    raise TerminatedBySignal(128 + signum)

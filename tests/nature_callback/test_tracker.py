@@ -538,8 +538,11 @@ def test_a_sigterm_while_an_epoch_is_written_is_raised_once_it_is_on_disk(
     from nature_callback import recorder
     from nature_callback.exceptions import TerminatedBySignal
 
+    from nature_callback.runtime import SigtermGuard
+
     clock = FakeClock()
     line = recorder.record_line
+    runs_before = SigtermGuard._users  # trackers other tests left running hold the handler
 
     def line_then_signal(record: object) -> str:
         os.kill(os.getpid(), signal.SIGTERM)  # arrives between the totals and the write
@@ -555,4 +558,6 @@ def test_a_sigterm_while_an_epoch_is_written_is_raised_once_it_is_on_disk(
     run = read_run(tmp_path / "rec")
     assert run.summary is not None and run.summary["status"] == "terminated"
     assert run.summary["epochs"] == len(run.epochs) == 1
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handed back
+    assert SigtermGuard._users == runs_before  # this run let go of the handler
+    if runs_before == 0:
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handed back
