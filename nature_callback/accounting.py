@@ -96,6 +96,8 @@ class Accounting:
         self.window_records: list[WindowRecord] = []
         self._windows_energy_j = 0.0
         self._windows_co2e_g = 0.0
+        self._window_totals: dict[str, dict[str, float]] = {}
+        """Per window name: count, time_s, energy_j, co2e_kg (kept as windows are added)."""
 
     @property
     def factor(self) -> float:
@@ -159,7 +161,7 @@ class Accounting:
         self.commit_gap(vector[_GAP])
         energy_j = hardware_j * self.factor
         record = WindowRecord(
-            name=name, index=sum(1 for r in self.window_records if r.name == name),
+            name=name, index=int(self._window_totals.get(name, {}).get("count", 0)),
             window_time_s=window_time_s,
             power_w=hardware_j / window_time_s if window_time_s > 0 else 0.0,
             energy_j=energy_j, co2e_g=co2e_g(energy_j, intensity.g_per_kwh),
@@ -174,6 +176,12 @@ class Accounting:
         self._windows_energy_j += record.energy_j
         self._windows_co2e_g += record.co2e_g
         self._any_estimated = self._any_estimated or record.estimated
+        totals = self._window_totals.setdefault(
+            record.name, dict.fromkeys(("count", "time_s", "energy_j", "co2e_kg"), 0.0))
+        totals["count"] += 1
+        totals["time_s"] += record.window_time_s
+        totals["energy_j"] += record.energy_j
+        totals["co2e_kg"] += record.co2e_g / 1000.0
 
     def pending_gap_vector(self) -> list[float]:
         """The gap not yet summed over ranks, as [J, g] (it stays pending)."""
@@ -195,16 +203,8 @@ class Accounting:
                           nature_co2e_kg=self.n_exp * co2e_kg)
 
     def windows_summary(self) -> dict[str, dict[str, float]]:
-        """Per window name: count, time_s, energy_j, co2e_kg."""
-        totals: dict[str, dict[str, float]] = {}
-        for record in self.window_records:
-            entry = totals.setdefault(record.name, dict.fromkeys(
-                ("count", "time_s", "energy_j", "co2e_kg"), 0.0))
-            entry["count"] += 1
-            entry["time_s"] += record.window_time_s
-            entry["energy_j"] += record.energy_j
-            entry["co2e_kg"] += record.co2e_g / 1000.0
-        return totals
+        """Per window name: count, time_s, energy_j, co2e_kg (a copy)."""
+        return {name: dict(totals) for name, totals in self._window_totals.items()}
 
     def _record(self, terms: Any, **extra: Any) -> EpochRecord:
         energy_j = self.energy_j + terms.epoch_energy_j
@@ -288,6 +288,7 @@ class Accounting:
             self._add(EpochRecord.from_dict(data))
         self.window_records = []
         self._windows_energy_j = self._windows_co2e_g = 0.0
+        self._window_totals = {}
         for data in state.get("windows", []):
             self._add_window(WindowRecord.from_dict(data))
         self.a_hw_j = float(state.get("a_hw_j", 0.0))
