@@ -230,30 +230,41 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
                 logger.log_metrics(metrics, step=trainer.global_step)
 
     # ------------------------------------------------------------------ named windows
-    def _open_window(self, trainer: Any, name: str) -> None:
-        tracker = self.stage_tracker if self._in_stage() else self.tracker
-        if tracker is not None and tracker.status == "running" and not tracker.window_is_open:
+    def _running_tracker(self) -> NatureTracker | None:
+        """The tracker of what runs now: a ``validate``/``test``/``predict`` run's, else the
+        fit's (None when neither is running)."""
+        if self._in_stage():
+            return self.stage_tracker
+        if self.tracker is not None and self.tracker.status == "running":
+            return self.tracker
+        return None
+
+    def _open_window(self, name: str) -> None:
+        tracker = self._running_tracker()
+        if tracker is not None and not tracker.window_is_open:
             tracker.start_window(name)
 
     def _in_stage(self) -> bool:
         return self.stage_tracker is not None and self.stage_tracker.status == "running"
 
-    def _close_window(self, trainer: Any) -> None:
+    def _close_window(self, trainer: Any, publish: bool = True) -> None:
         """Close the open window: its figures go to ``trainer.callback_metrics`` and the
-        loggers with the epoch's own figures when it ran inside a training epoch (one update
-        and one logger call per epoch), else at once."""
-        for tracker in (self.stage_tracker, self.tracker):
-            if tracker is not None and tracker.status == "running" and tracker.window_is_open:
-                metrics = tracker.end_window().metrics()
-                if tracker is self.tracker and tracker.epoch_is_open:
-                    self._window_metrics.update(metrics)
-                else:
-                    self._publish(trainer, metrics)
-                return
+        loggers (``publish``) with the epoch's own figures when it ran inside a training epoch
+        (one update and one logger call per epoch), else at once."""
+        tracker = self._running_tracker()
+        if tracker is None or not tracker.window_is_open:
+            return
+        metrics = tracker.end_window().metrics()
+        if not publish:
+            return
+        if tracker is self.tracker and tracker.epoch_is_open:
+            self._window_metrics.update(metrics)
+        else:
+            self._publish(trainer, metrics)
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
         """Validation is a named window (``sanity_check`` before training)."""
-        self._open_window(trainer, "sanity_check" if trainer.sanity_checking else "validation")
+        self._open_window("sanity_check" if trainer.sanity_checking else "validation")
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         """Close the validation window and log its figures."""
@@ -261,7 +272,7 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
 
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
         """``trainer.test`` is a named window."""
-        self._open_window(trainer, "test")
+        self._open_window("test")
 
     def on_test_end(self, trainer: Any, pl_module: Any) -> None:
         """Close the test window and log its figures."""
@@ -269,14 +280,11 @@ class NatureCallback(CallbackBase):  # type: ignore[misc, valid-type]
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
         """``trainer.predict`` is a named window."""
-        self._open_window(trainer, "predict")
+        self._open_window("predict")
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
         """Close the predict window (its figures go to the record files)."""
-        for tracker in (self.stage_tracker, self.tracker):
-            if tracker is not None and tracker.status == "running" and tracker.window_is_open:
-                tracker.end_window()
-                return
+        self._close_window(trainer, publish=False)
 
     def _detail_to_log(self, detail: dict[str, float]) -> dict[str, float]:
         """Power per kind and device every epoch; the carbon flags at the first epoch and on a
