@@ -65,6 +65,11 @@ __all__ = ["Clock", "Distributed", "NatureTracker", "SystemClock"]
 log = logging.getLogger(__name__)
 
 
+def _meter_entry(reading: dict[str, Any]) -> dict[str, Any]:
+    """What the records say of a meter: a ``DeviceEnergy.to_dict()`` without its figures."""
+    return {key: reading[key] for key in ("device", "kind", "description", "source", "ok")}
+
+
 class NatureTracker:
     """Meters energy in epochs, named windows and the time between them, and records NATURE's
     terms."""
@@ -237,8 +242,7 @@ class NatureTracker:
                   and seen[meter["uuid"]] < self.distributed.rank}
         self._reader.skip(shared)
         self._all_meters = [
-            {"rank": rank, "device": meter["device"], "kind": meter["kind"],
-             "description": meter["description"], "source": meter["source"], "ok": meter["ok"],
+            {"rank": rank, **_meter_entry(meter),
              "metered_by_rank": seen.get(meter.get("uuid") or "", rank)}
             for rank, meters in enumerate(everyone) for meter in meters]
 
@@ -320,8 +324,7 @@ class NatureTracker:
         if self._all_meters is not None:
             return self._all_meters
         readings = self._reader.readings.values() if self._reader else ()
-        return [{"device": d.device, "kind": d.kind, "description": d.description,
-                 "source": d.source, "ok": d.ok} for d in readings]
+        return [_meter_entry(d.to_dict()) for d in readings]
 
     def _carried_records(self) -> list[EpochRecord | WindowRecord]:
         """The records a resumed run carries, for the start of its epochs file."""
