@@ -4,8 +4,7 @@ every N optimizer steps and an inference window. Offline, on generated data, in 
     python examples/plain_loop_with_windows.py --epochs 2 --carbon DE
 
 The same calls work in a Lightning Fabric loop; under DDP give the tracker
-``distributed=Distributed(rank=fabric.global_rank, world_size=fabric.world_size,
-is_writer=fabric.is_global_zero, reduce=...)`` (see docs/integrations.md).
+``distributed=torch_distributed(device=fabric.device)`` (see docs/integrations.md).
 """
 
 from __future__ import annotations

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import socket
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +32,7 @@ from nature_callback.records import (
     METRIC_PREFIX,
     TOTAL_METRICS,
 )
+from nature_callback.torch_distributed import torch_distributed
 from nature_callback.tracker import Distributed, NatureTracker
 
 log = logging.getLogger(__name__)
@@ -383,7 +382,8 @@ def _gpu_indices(trainer: Any) -> list[int] | None:
 
 def _distributed(trainer: Any) -> Distributed:
     """This process's place in the run: figures are summed over ranks through the strategy;
-    objects are gathered through ``torch.distributed`` (a collective call at set-up)."""
+    under ``torch.distributed`` the ranks also share their meters at set-up (a collective
+    call), see :func:`~nature_callback.torch_distributed.torch_distributed`."""
     if trainer.world_size <= 1:
         return Distributed()
 
@@ -391,18 +391,7 @@ def _distributed(trainer: Any) -> Distributed:
         tensor = torch.tensor(values, dtype=torch.float64, device=trainer.strategy.root_device)
         return [float(v) for v in trainer.strategy.reduce(tensor, reduce_op="sum").tolist()]
 
-    gather = _gather_objects if torch.distributed.is_initialized() else None
-    peers: tuple[int, ...] = ()
-    if gather is not None:
-        me = (socket.gethostname(), os.getpid())
-        peers = tuple(pid for host, pid in gather(me) if host == me[0] and pid != me[1])
+    if torch.distributed.is_initialized():
+        return torch_distributed(reduce=reduce)
     return Distributed(rank=trainer.global_rank, world_size=trainer.world_size,
-                       is_writer=trainer.is_global_zero, reduce=reduce, gather=gather,
-                       local_peer_pids=peers)
-
-
-def _gather_objects(value: Any) -> list[Any]:
-    """``value`` of every rank, in rank order."""
-    gathered: list[Any] = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(gathered, value)
-    return gathered
+                       is_writer=trainer.is_global_zero, reduce=reduce)

@@ -31,7 +31,7 @@ from nature_callback.integrations._common import (
     import_framework,
     plain_params,
 )
-from nature_callback.runtime import Reducer, identity
+from nature_callback.torch_distributed import torch_distributed
 from nature_callback.tracker import Distributed
 
 import_framework("transformers", "transformers", "NatureTrainerCallback")
@@ -192,25 +192,14 @@ def _gpus(args: TrainingArguments) -> list[int] | None:
 
 def _distributed(args: TrainingArguments, state: TrainerState) -> Distributed:
     """This process's place in the run. Under ``torch.distributed`` (DDP, FSDP, DeepSpeed)
-    figures are summed over ranks with ``all_reduce``; elsewhere each rank keeps its own."""
+    figures are summed over ranks with ``all_reduce`` on ``args.device`` and the ranks share
+    their meters at start; elsewhere each rank keeps its own."""
     if args.world_size <= 1:
         return Distributed()
-    reduce: Reducer = identity
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        reduce = _all_reduce(args.device)
-    elif state.is_world_process_zero:
+        return torch_distributed(device=args.device)
+    if state.is_world_process_zero:
         warnings.warn(f"{args.world_size} processes without torch.distributed: the records hold "
                       "the main process's energy only.", NatureWarning, stacklevel=3)
     return Distributed(rank=args.process_index, world_size=args.world_size,
-                       is_writer=state.is_world_process_zero, reduce=reduce)
-
-
-def _all_reduce(device: torch.device) -> Reducer:
-    """A reducer summing over every rank (a collective call) on this process's device."""
-
-    def reduce(values: list[float]) -> list[float]:
-        tensor = torch.tensor(values, dtype=torch.float64, device=device)
-        torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.SUM)
-        return [float(value) for value in tensor.tolist()]
-
-    return reduce
+                       is_writer=state.is_world_process_zero)

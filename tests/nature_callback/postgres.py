@@ -28,7 +28,8 @@ SERVER_SETTINGS = ("-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_co
 """Durability off: a test cluster is thrown away."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -60,7 +61,7 @@ class PostgresServer:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="nature-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self._databases = 0
 
     def _as_server_user(self, *argv: str) -> subprocess.CompletedProcess[str]:
