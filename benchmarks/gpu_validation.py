@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -83,9 +84,10 @@ class Gpu:
     """cuda:<device> with a calibrated matmul load and the project's meter."""
 
     def __init__(self, device: int) -> None:
+        import pynvml
         import torch
 
-        self.torch = torch
+        self.torch, self.nvml = torch, pynvml
         self.device = device
         torch.cuda.set_device(device)
         self.a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device="cuda", dtype=torch.float16)
@@ -114,9 +116,10 @@ class Gpu:
             self.sync()
 
     def meter(self, **kwargs: Any) -> Any:
+        """The project's NVML meter of this GPU, started (``kwargs`` go to ``NvmlMeter``)."""
         from nature_callback.meters import NvmlMeter
 
-        meter = NvmlMeter(gpus=[self.device], **kwargs)
+        meter = NvmlMeter(gpus=[self.device], **{"nvml": self.nvml, **kwargs})
         meter.start()
         return meter
 
@@ -137,10 +140,8 @@ class Peer:
             self.zeus: Any = ZeusMonitor(gpu_indices=[gpu.device])  # synchronises itself
             self.name = "ZeusMonitor"
         except ImportError:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self.pynvml, self.handle = pynvml, pynvml.nvmlDeviceGetHandleByUUID(gpu.uuid)
+            gpu.nvml.nvmlInit()
+            self.pynvml, self.handle = gpu.nvml, gpu.nvml.nvmlDeviceGetHandleByUUID(gpu.uuid)
             self.zeus = None
             self.name = "raw NVML counter (zeus not installed)"
 
@@ -182,21 +183,28 @@ class SmiPower:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def integral_j(self, start_wall_s: float, end_wall_s: float) -> float:
+        """Stop sampling; the energy over the window (wall-clock seconds)."""
         time.sleep(0.3)  # the samples after the window's end
         self.process.terminate()
         out, _ = self.process.communicate(timeout=10)
-        samples = []
-        for line in out.splitlines():
-            try:
-                stamp, watts = (part.strip() for part in line.split(","))
-                t_s = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
-                samples.append((t_s, float(watts)))
-            except ValueError:
-                continue
-        inside = [(t, w) for t, w in samples if start_wall_s <= t <= end_wall_s]
-        if len(inside) < 10:
-            raise RuntimeError(f"nvidia-smi gave {len(inside)} samples in the window")
-        return statistics.fmean(w for _, w in inside) * (end_wall_s - start_wall_s)
+        return smi_integral_j(out, start_wall_s, end_wall_s)
+
+
+def smi_integral_j(output: str, start_wall_s: float, end_wall_s: float) -> float:
+    """Mean power of the ``timestamp, watts`` lines inside the window × its length; lines
+    that do not parse (``[N/A]``, a torn last line) are left out."""
+    inside = []
+    for line in output.splitlines():
+        try:
+            stamp, watts = (part.strip() for part in line.split(","))
+            t_s = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+            if start_wall_s <= t_s <= end_wall_s:
+                inside.append(float(watts))
+        except ValueError:
+            continue
+    if len(inside) < 10:
+        raise RuntimeError(f"nvidia-smi gave {len(inside)} samples in the window")
+    return statistics.fmean(inside) * (end_wall_s - start_wall_s)
 
 
 # ------------------------------------------------------------------ checks
@@ -307,10 +315,8 @@ def check_sync(gpu: Gpu) -> Result:
                   f"({busy_w:.0f} W); next window: {e2 - e1:.0f} J ({idle_w:.0f} W)")
 
 
-def _counter_hidden() -> types.ModuleType:
-    """pynvml with the energy counter answering NOT_SUPPORTED: the sampling fallback."""
-    import pynvml
-
+def _counter_hidden(pynvml: types.ModuleType) -> types.ModuleType:
+    """``pynvml`` with the energy counter answering NOT_SUPPORTED: the sampling fallback."""
     proxy = types.ModuleType("pynvml_without_counter")
     proxy.__dict__.update(pynvml.__dict__)
 
@@ -322,7 +328,7 @@ def _counter_hidden() -> types.ModuleType:
 
 
 def check_sampling(gpu: Gpu) -> Result:
-    counter, sampled = gpu.meter(), gpu.meter(nvml=_counter_hidden(), sample_interval_s=0.1)
+    counter, sampled = gpu.meter(), gpu.meter(nvml=_counter_hidden(gpu.nvml), sample_interval_s=0.1)
     c0, s0 = _read_j(counter), _read_j(sampled)
     time.sleep(2.0)
     gpu.busy(3.0)
@@ -346,11 +352,23 @@ def check_lightning(gpu: Gpu) -> Result:
     peer_j: list[float] = []
 
     class PeerWindows(pl.Callback):  # type: ignore[misc, name-defined]
+        """The peer's windows at the callback's hooks: an epoch is paused over validation
+        (a named window of its own in the record)."""
+
         def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
+            peer_j.append(0.0)
             peer.begin("epoch")
 
+        def on_validation_start(self, trainer: Any, module: Any) -> None:
+            if not trainer.sanity_checking:
+                peer_j[-1] += peer.end("epoch")
+
+        def on_validation_end(self, trainer: Any, module: Any) -> None:
+            if not trainer.sanity_checking:
+                peer.begin("epoch")
+
         def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
-            peer_j.append(peer.end("epoch"))
+            peer_j[-1] += peer.end("epoch")
 
     class Heavy(pl.LightningModule):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
@@ -399,12 +417,19 @@ def check_lightning(gpu: Gpu) -> Result:
 
 
 def check_two_ranks(gpu: Gpu) -> Result:
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT="29517", WORLD_SIZE="2")
+    with socket.socket() as probe:  # a free port for the process group
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2")
     ranks = [subprocess.Popen([sys.executable, __file__, "--child", "rank", "--device",
                                str(gpu.device)], env=dict(env, RANK=str(rank)),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for rank in range(2)]
-    outputs = [rank.communicate(timeout=180) for rank in ranks]
+    try:
+        outputs = [rank.communicate(timeout=180) for rank in ranks]
+    finally:  # a rank that failed leaves the other waiting in a collective call
+        for rank in ranks:
+            rank.kill()
     try:
         found = json.loads(outputs[0][0].strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -417,27 +442,20 @@ def check_two_ranks(gpu: Gpu) -> Result:
 
 def child_rank(device: int) -> None:
     import pynvml
-    import torch
     import torch.distributed as dist
 
-    from nature_callback.runtime import Distributed
+    from nature_callback.torch_distributed import torch_distributed
     from nature_callback.tracker import NatureTracker
 
     dist.init_process_group("gloo")
     rank = dist.get_rank()
-
-    def reduce(values: list[float]) -> list[float]:
-        tensor = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(tensor)
-        return tensor.tolist()
-
     gpu = Gpu(device)
     pynvml.nvmlInit()
     handle = pynvml.nvmlDeviceGetHandleByUUID(gpu.uuid)
     with tempfile.TemporaryDirectory() as folder:
         tracker = NatureTracker(carbon=300.0, output_dir=folder, ledger_path=False,
                                 gpus=[device], node_level=rank == 0,
-                                distributed=Distributed(rank, 2, rank == 0, reduce)).start()
+                                distributed=torch_distributed()).start()
         tracker.start_epoch()
         dist.barrier()
         c0 = pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
