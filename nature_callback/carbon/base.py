@@ -6,7 +6,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from nature_callback.exceptions import ConfigurationError
 
@@ -48,7 +48,7 @@ class CarbonIntensity:
         return data
 
 
-def is_finite_number(value: object) -> bool:
+def is_finite_number(value: object) -> TypeGuard[float]:
     """True for an int or float (a bool is not a number here) that is neither NaN nor infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

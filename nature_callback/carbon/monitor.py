@@ -278,9 +278,9 @@ class CarbonMonitor:
         Each value counts from the moment it was adopted until the next one; a window
         inside one value's span returns that value itself.
         """
-        for name, value in (("start_s", start_s), ("end_s", end_s)):
-            if not is_finite_number(value):
-                raise ConfigurationError(f"{name}={value!r} is invalid: use time.time() seconds.")
+        for name, seconds in (("start_s", start_s), ("end_s", end_s)):
+            if not is_finite_number(seconds):
+                raise ConfigurationError(f"{name}={seconds!r} is invalid: use time.time() seconds.")
         if end_s < start_s:
             raise ConfigurationError(f"end_s={end_s!r} is before start_s={start_s!r}.")
         with self._lock:

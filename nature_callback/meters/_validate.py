@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Sequence, overload
 
 from nature_callback.exceptions import ConfigurationError
 
@@ -31,6 +31,14 @@ def check_cpu_tdp_w(value: Any) -> float:
     """The TDP of one CPU package in W (shared by ``CpuEstimateMeter`` and ``MeterConfig``)."""
     return check_positive("cpu_tdp_w", value, "W, TDP of one CPU package",
                           " Look it up on the vendor's page (Intel ARK, AMD), or pass None.")
+
+
+@overload
+def check_gpus(gpus: Any, allow_none: Literal[False]) -> Literal["visible"] | tuple[int, ...]: ...
+
+
+@overload
+def check_gpus(gpus: Any, allow_none: bool) -> Literal["visible"] | tuple[int, ...] | None: ...
 
 
 def check_gpus(gpus: Any, allow_none: bool) -> Literal["visible"] | tuple[int, ...] | None:

@@ -116,7 +116,9 @@ def parse_visible_devices(value: str | None) -> VisibleSpec:
     """``CUDA_VISIBLE_DEVICES`` as CUDA reads it (see the module docstring)."""
     if value is None:
         return VisibleSpec("all")
-    for prefix, kind in ((UUID_PREFIX, "uuid"), (MIG_PREFIX, "mig")):
+    named: tuple[tuple[str, Literal["uuid", "mig"]], ...] = ((UUID_PREFIX, "uuid"),
+                                                            (MIG_PREFIX, "mig"))
+    for prefix, kind in named:
         if value.startswith(prefix):
             names: list[str] = []
             ended_at = None
@@ -127,7 +129,7 @@ def parse_visible_devices(value: str | None) -> VisibleSpec:
                     ended_at = None if _ends_quietly(entry) else entry
                     break
                 names.append(entry)
-            return VisibleSpec(kind, tuple(names), ended_at)  # type: ignore[arg-type]
+            return VisibleSpec(kind, tuple(names), ended_at)
     indices: list[int] = []
     ended_at = None
     for entry in value.split(","):
