@@ -55,6 +55,12 @@ class OutputLayout:
 class ColumnDecoder(nn.Module):
     """Applies a layer's decode D to column codes, densely or to sparse changes."""
 
+    matrix: torch.Tensor
+    entry_count: torch.Tensor
+    entry_start: torch.Tensor
+    entry_output: torch.Tensor
+    entry_weight: torch.Tensor
+
     def __init__(self, decode: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("matrix", decode.to(torch.float32).contiguous())

@@ -84,6 +84,9 @@ class RepeatedRead:
 class ColumnReader(nn.Module):
     """The column-resolved read of one mapped layer (ADC and/or read noise on)."""
 
+    read_table: torch.Tensor
+    noise_table: torch.Tensor | None
+
     def __init__(self, mapped: MappedMatrix, hw: HardwareConfig, seed: int) -> None:
         super().__init__()
         groups, group_rows, columns = mapped.conductance_s.shape

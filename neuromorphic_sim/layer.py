@@ -92,6 +92,13 @@ def check_mappable(name: str, module: nn.Module) -> None:
 class CrossbarLayer(nn.Module):
     """A Conv2d or Linear whose multiply-accumulates run on simulated crossbars."""
 
+    weight_fast: torch.Tensor
+    bias: torch.Tensor | None
+    stats_weight: torch.Tensor
+    rows_per_group: torch.Tensor
+    noise_kernel: torch.Tensor | None
+    _counts: torch.Tensor
+
     def __init__(
         self,
         name: str,
@@ -301,6 +308,7 @@ class CrossbarLayer(nn.Module):
                 encoded.reconstructed.flatten(1), self.weight_fast.flatten(1), self.bias
             ).reshape(out_shape)
         if self.output_noise:  # the noise-free output above is the mean of every read
+            assert self.noise_kernel is not None
             variance = self._conv(planes * planes, self.noise_kernel)
             variance = torch.einsum(
                 "pbohw,pb->bohw",

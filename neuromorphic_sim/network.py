@@ -113,7 +113,9 @@ def _trace_counts(node: object, modules: dict[str, nn.Module]) -> CountSource | 
     return None
 
 
-def _row_unit(source: CountSource, module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _row_unit(
+    source: CountSource, module: nn.Conv2d | nn.Linear
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(per weight-row unit (K,), unit broadcastable to the layer input), or None if unsupported."""
     unit = source.unit
     if isinstance(module, nn.Conv2d):
@@ -228,6 +230,7 @@ def build_crossbar_network(model: nn.Module, hw: HardwareConfig) -> CrossbarNetw
     layers: dict[str, CrossbarLayer] = {}
     for index, (name, node) in enumerate(candidates):
         module = modules[name]
+        assert isinstance(module, _MAPPED)
         encoding: InputEncoding = MultiBitEncoding(hw.periphery)
         row_unit = None
         source = _trace_counts(node.args[0], modules) if node is not None and node.args else None

@@ -196,7 +196,7 @@ def _producer(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | None:
     while (
         isinstance(source, fx.Node)
         and source.op == "call_module"
-        and isinstance(modules[source.target], _TRANSPARENT_MODULES)
+        and isinstance(modules[str(source.target)], _TRANSPARENT_MODULES)
     ):
         source = source.args[0] if source.args else None
     return source if isinstance(source, fx.Node) else None
@@ -227,7 +227,7 @@ def find_spike_max_pools(graph_module: fx.GraphModule, config: ConversionConfig)
 
 
 def _is_relu_module(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
-    return node.op == "call_module" and type(modules[node.target]) is nn.ReLU
+    return node.op == "call_module" and type(modules[str(node.target)]) is nn.ReLU
 
 
 def check_convertible(model: nn.Module, config: ConversionConfig) -> fx.GraphModule:

@@ -233,13 +233,13 @@ def _region_sizes(pool: nn.Module, events: torch.Tensor) -> torch.Tensor:
 class SumOverDims(nn.Module):
     """``mean`` over dimensions turned into a sum of events."""
 
-    def __init__(self, dim: object, keepdim: bool) -> None:
+    def __init__(self, dim: int | list[int] | tuple[int, ...], keepdim: bool) -> None:
         super().__init__()
         self.dim = dim
         self.keepdim = keepdim
 
     def forward(self, events: torch.Tensor) -> torch.Tensor:
-        return events.sum(dim=self.dim, keepdim=self.keepdim)  # type: ignore[arg-type]
+        return events.sum(dim=self.dim, keepdim=self.keepdim)
 
 
 class NonZero(nn.Module):
@@ -288,8 +288,10 @@ class InstrumentedNetwork:
 
     def clear(self) -> None:
         """Zero every tap."""
-        for tap in [*self.spike_taps, *self.synapse_taps]:
-            tap.clear()
+        for spike_tap in self.spike_taps:
+            spike_tap.clear()
+        for synapse_tap in self.synapse_taps:
+            synapse_tap.clear()
 
     def schedule(self, timesteps: int) -> "StepSchedule":
         """The module to run for each of ``timesteps`` steps of one batch."""
@@ -344,7 +346,7 @@ def _copy_graph(snn: fx.GraphModule) -> tuple[fx.Graph, fx.GraphModule]:
 
 
 def _is_neuron(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
-    return node.op == "call_module" and isinstance(modules.get(node.target), neuron.BaseNode)
+    return node.op == "call_module" and isinstance(modules.get(str(node.target)), neuron.BaseNode)
 
 
 class _Instrumenter:
