@@ -27,6 +27,15 @@ _GAP = slice(len(KINDS), len(KINDS) + 2)
 """Where the gap [J, g] sits in an epoch vector; the device counts follow it."""
 
 
+def _power_by_kind_w(kind_j: dict[str, float], time_s: float,
+                     metered_kinds: frozenset[str]) -> dict[str, float]:
+    """Mean power of each device kind over a span: the kinds that drew energy or are metered
+    (a metered GPU at 0 W is shown, a kind nothing meters is not)."""
+    if time_s <= 0:
+        return {}
+    return {kind: j / time_s for kind, j in kind_j.items() if j > 0 or kind in metered_kinds}
+
+
 @dataclass(frozen=True)
 class DeviceCounts:
     """How many devices were estimated, metered (measured or estimated) and failed, summed
@@ -141,11 +150,8 @@ class Accounting:
             epoch_time_s=epoch_time_s, pue=self.pue, grid_loss=self.grid_loss,
             carbon_intensity_g_per_kwh=intensity.g_per_kwh,
         )
-        power_by_kind_w = {} if epoch_time_s <= 0 else {
-            kind: j / epoch_time_s for kind, j in kind_j.items()
-            if j > 0 or kind in metered_kinds}
         record = self._record(
-            terms, power_by_kind_w=power_by_kind_w,
+            terms, power_by_kind_w=_power_by_kind_w(kind_j, epoch_time_s, metered_kinds),
             power_by_device_w=dict(power_by_device_w or {}),
             estimated=devices.estimated > 0, carbon_source=intensity.source,
             carbon_is_stale=intensity.is_stale, carbon_is_estimated=intensity.is_estimated,
@@ -155,9 +161,12 @@ class Accounting:
         return record
 
     def close_window(self, name: str, vector: list[float], *, window_time_s: float,
-                     intensity: CarbonIntensity) -> WindowRecord:
+                     intensity: CarbonIntensity,
+                     power_by_device_w: dict[str, float] | None = None,
+                     metered_kinds: frozenset[str] = frozenset()) -> WindowRecord:
         """Turn a (reduced) ``epoch_vector`` of a named window into its record and add it."""
-        hardware_j = sum(vector[: len(KINDS)])
+        kind_j = dict(zip(KINDS, vector[: len(KINDS)], strict=True))
+        hardware_j = sum(kind_j.values())
         self.commit_gap(vector[_GAP])
         energy_j = hardware_j * self.factor
         record = WindowRecord(
@@ -167,7 +176,9 @@ class Accounting:
             energy_j=energy_j, co2e_g=co2e_g(energy_j, intensity.g_per_kwh),
             carbon_intensity_g_per_kwh=intensity.g_per_kwh,
             estimated=DeviceCounts.of_vector(vector).estimated > 0,
-            carbon_source=intensity.source)
+            carbon_source=intensity.source,
+            power_by_kind_w=_power_by_kind_w(kind_j, window_time_s, metered_kinds),
+            power_by_device_w=dict(power_by_device_w or {}))
         self._add_window(record)
         return record
 

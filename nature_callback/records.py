@@ -135,17 +135,28 @@ class WindowRecord:
     carbon_intensity_g_per_kwh: float
     estimated: bool = False
     carbon_source: str = ""
+    power_by_kind_w: dict[str, float] = field(default_factory=dict)
+    """Mean power of each device kind over the window (gpu, cpu, dram, other)."""
+    power_by_device_w: dict[str, float] = field(default_factory=dict)
+    """Mean power per local device (``gpu0``, ``cpu0``, ...); empty under DDP."""
 
     def metrics(self) -> dict[str, float]:
-        """``nature/<name>_time_s``, ``_power_w``, ``_energy_j``, ``_co2e_g``."""
-        return _prefixed({f"{self.name}_time_s": self.window_time_s,
-                          f"{self.name}_power_w": self.power_w,
-                          f"{self.name}_energy_j": self.energy_j,
-                          f"{self.name}_co2e_g": self.co2e_g})
+        """``nature/<name>_time_s``, ``_power_w``, ``_energy_j``, ``_co2e_g``, and the power of
+        each device kind and device, ``nature/<name>_gpu_power_w``, ``_gpu0_power_w``, ..."""
+        values = {f"{self.name}_time_s": self.window_time_s,
+                  f"{self.name}_power_w": self.power_w,
+                  f"{self.name}_energy_j": self.energy_j,
+                  f"{self.name}_co2e_g": self.co2e_g}
+        for key, power_w in (self.power_by_kind_w | self.power_by_device_w).items():
+            values[f"{self.name}_{key}_power_w"] = power_w
+        return _prefixed(values)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (JSON friendly)."""
-        return {item.name: getattr(self, item.name) for item in fields(self)}
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["power_by_kind_w"] = dict(self.power_by_kind_w)
+        values["power_by_device_w"] = dict(self.power_by_device_w)
+        return values
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "WindowRecord":

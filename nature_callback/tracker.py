@@ -439,17 +439,25 @@ class NatureTracker:
             epoch_time_s += epoch.carried.epoch_time_s
             for index, kind in enumerate(KINDS):
                 vector[index] += epoch.carried.energy_by_kind_j.get(kind, 0.0)
-        per_device = (not self.distributed.is_distributed and epoch_time_s > 0
-                      and epoch.carried is None)
-        assert self._reader is not None
         return self._accounting.close_epoch(
             vector, epoch_time_s=epoch_time_s,
             intensity=self._intensity_between(epoch.start_wall_s, self._boundary_wall_s),
-            power_by_device_w={device: j / epoch_time_s for device, j in epoch.device_j.items()}
-            if per_device else None,
-            metered_kinds=frozenset(d.kind for d in self._reader.readings.values()
-                                    if d.source != "unmetered"),
-        )
+            power_by_device_w=self._power_by_device_w(epoch, epoch_time_s)
+            if epoch.carried is None else None,
+            metered_kinds=self._metered_kinds())
+
+    def _power_by_device_w(self, span: Span, time_s: float) -> dict[str, float] | None:
+        """Mean power of each local device over ``span``; None under DDP (a rank's own devices
+        are not the run's) or for an empty span."""
+        if self.distributed.is_distributed or time_s <= 0:
+            return None
+        return {device: j / time_s for device, j in span.device_j.items()}
+
+    def _metered_kinds(self) -> frozenset[str]:
+        """The device kinds something meters (a metered GPU drawing 0 W still shows)."""
+        assert self._reader is not None
+        return frozenset(d.kind for d in self._reader.readings.values()
+                         if d.source != "unmetered")
 
     @contextlib.contextmanager
     def epoch(self) -> Iterator["NatureTracker"]:
@@ -502,7 +510,9 @@ class NatureTracker:
             self._epoch.resume(now_s)
         return self._accounting.close_window(
             window.name, vector, window_time_s=window.time_s,
-            intensity=self._intensity_between(window.start_wall_s, self._boundary_wall_s))
+            intensity=self._intensity_between(window.start_wall_s, self._boundary_wall_s),
+            power_by_device_w=self._power_by_device_w(window, window.time_s),
+            metered_kinds=self._metered_kinds())
 
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator["NatureTracker"]:

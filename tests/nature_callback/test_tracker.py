@@ -13,6 +13,7 @@ import pytest
 from nature_callback import NatureTracker
 from nature_callback.exceptions import ConfigurationError, NatureError, NatureWarning
 from nature_callback.ledger import RunLedger
+from nature_callback.records import WindowRecord
 from nature_callback.run_files import read_run
 from tests.nature_callback.conftest import POWER_W
 from tests.nature_callback.fakes import FakeClock, FakeMeter
@@ -446,6 +447,46 @@ def test_a_named_window_inside_an_epoch_is_recorded_apart_and_pauses_the_epoch(
         300.0 * FACTOR, rel=1e-9)
     assert run.summary["windows_energy_j"] == pytest.approx(400.0 * FACTOR, rel=1e-9)
     assert validation.metrics()["nature/validation_energy_j"] == validation.energy_j
+
+
+def test_a_named_window_splits_its_power_by_device_kind_and_device(tmp_path: Path) -> None:
+    clock = FakeClock()
+    meter = FakeMeter(clock, {"gpu0": 50.0, "cpu0": 80.0, "dram0": 20.0})
+    with make_tracker(tmp_path, clock, meter=meter) as tracker:
+        with tracker.epoch():
+            clock.advance(1.0)
+            with tracker.window("inference"):
+                clock.advance(1.0)  # GPU at 50 W, then 350 W for 3 s: 275 W on average
+                meter.set_power("gpu0", 350.0)
+                clock.advance(3.0)
+            meter.set_power("gpu0", 50.0)
+            clock.advance(1.0)
+    (window,) = tracker.window_records
+    assert window.power_by_kind_w == {"gpu": pytest.approx(275.0), "cpu": pytest.approx(80.0),
+                                      "dram": pytest.approx(20.0)}
+    assert window.power_by_device_w == {"gpu0": pytest.approx(275.0),
+                                        "cpu0": pytest.approx(80.0), "dram0": pytest.approx(20.0)}
+    assert window.power_w == pytest.approx(375.0)
+    (epoch,) = tracker.records  # the epoch's GPU power leaves the window out
+    assert epoch.power_by_kind_w["gpu"] == pytest.approx(50.0)
+    metrics = window.metrics()
+    assert metrics["nature/inference_gpu_power_w"] == pytest.approx(275.0)
+    assert metrics["nature/inference_gpu0_power_w"] == pytest.approx(275.0)
+    assert metrics["nature/inference_dram_power_w"] == pytest.approx(20.0)
+    (written,) = read_run(tmp_path / "rec").windows
+    assert written["power_by_kind_w"]["gpu"] == pytest.approx(275.0)
+    assert written["power_by_device_w"]["gpu0"] == pytest.approx(275.0)
+    assert WindowRecord.from_dict(written) == window
+
+
+def test_window_records_written_without_a_power_split_still_load() -> None:
+    written = {"name": "validation", "index": 0, "window_time_s": 2.0, "power_w": 100.0,
+               "energy_j": 250.0, "co2e_g": 0.02, "carbon_intensity_g_per_kwh": 300.0,
+               "estimated": False, "carbon_source": "fixed"}
+    record = WindowRecord.from_dict(written)
+    assert record.power_by_kind_w == {} and record.power_by_device_w == {}
+    assert set(record.metrics()) == {"nature/validation_time_s", "nature/validation_power_w",
+                                     "nature/validation_energy_j", "nature/validation_co2e_g"}
 
 
 def test_window_names_and_nesting_are_checked(tmp_path: Path) -> None:
