@@ -6,7 +6,8 @@
 
 Each call is one run: its records go to ``<output_dir>/<window>_<time>/`` (``output_dir``
 defaults to ``nature_logs``) and its ledger row to the run ledger. ``predict.last_run`` holds
-the last call's ``RunSummary``.
+the last call's ``RunSummary``, ``predict.last_window`` its ``WindowRecord`` (time, energy,
+power by device kind and device).
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def track(function: F | None = None, *, window: str | None = None,
                 with tracker.window(name):
                     result = target(*args, **kwargs)
             measured.last_run = tracker.summary()  # type: ignore[attr-defined]
+            measured.last_window = tracker.window_records[-1]  # type: ignore[attr-defined]
             return result
 
-        measured.last_run = None  # type: ignore[attr-defined]
+        measured.last_run = measured.last_window = None  # type: ignore[attr-defined]
         return measured  # type: ignore[return-value]
 
     return decorate(function) if function is not None else decorate

@@ -24,7 +24,10 @@ def test_each_call_is_a_run_with_one_window(tmp_path: Path) -> None:
         clock.advance(seconds)
         return "done"
 
+    assert predict.last_run is None and predict.last_window is None
     assert predict(2.0) == "done"
+    assert predict.last_window.window_time_s == pytest.approx(2.0)
+    assert predict.last_window.power_by_device_w == {"cpu0": pytest.approx(50.0)}
     first = predict.last_run
     assert predict(4.0) == "done"
     second = predict.last_run
