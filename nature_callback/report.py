@@ -170,6 +170,19 @@ class RunReport:
             "last_error_pct": (last_kg - actual_kg) / actual_kg * 100 if actual_kg else None,
         }
 
+    def energy_by_kind(self) -> dict[str, dict[str, float]]:
+        """Hardware energy (J, without PUE or grid loss) of each device kind in the epochs and
+        in the named windows: their mean power × time. A is not split by kind."""
+        split: dict[str, dict[str, float]] = {}
+        for part, spans, time_key in (("epochs_j", self.epochs, None),
+                                      ("windows_j", self.windows, "window_time_s")):
+            for span in spans:
+                time_s = span[time_key] if time_key else span["terms"]["epoch_time_s"]
+                for kind, power_w in span.get("power_by_kind_w", {}).items():
+                    totals = split.setdefault(kind, {"epochs_j": 0.0, "windows_j": 0.0})
+                    totals[part] += power_w * time_s
+        return split
+
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (``nature report --json``)."""
         facts = self.facts()
@@ -178,7 +191,8 @@ class RunReport:
             "energy_kwh": facts["energy_j"] / JOULES_PER_KWH,
             "nature_energy_kwh": facts["nature_energy_j"] / JOULES_PER_KWH,
             "n_exp_meaning": N_EXP_SOURCES.get(facts.get("n_exp_source", ""), ""),
-            "meters": self.meters(), "carbon": self.carbon(), "forecast": self.forecast(),
+            "meters": self.meters(), "energy_by_kind": self.energy_by_kind(),
+            "carbon": self.carbon(), "forecast": self.forecast(),
             "epochs": self.epochs, "windows": self.windows, "steps": self.record.steps,
             "skipped_lines": self.record.skipped_lines,
         }
@@ -187,7 +201,7 @@ class RunReport:
     def text(self) -> str:
         """The readable report."""
         return "\n".join([*self._headline(), "", *self._totals(), "", *self._forecast_lines(),
-                          *self._meter_lines(), "", *self._carbon_lines(), "",
+                          *self._meter_lines(), "", *self._kind_lines(), *self._carbon_lines(), "",
                           *self._epoch_lines(), "", *self._window_lines()]).rstrip()
 
     def _headline(self) -> list[str]:
@@ -234,7 +248,8 @@ class RunReport:
             f"  after epoch {first['epoch']}: {co2e_text(first['forecast_co2e_kg'])}",
             f"  after epoch {last['epoch']} (last): {co2e_text(last['forecast_co2e_kg'])}",
             f"  actual NATURE: {co2e_text(forecast['actual_nature_co2e_kg'])}"
-            + ("" if error is None else f"; the last forecast is off by {error:+.1f} %"),
+            + ("" if error is None else
+               f"; the last forecast is off by {round(error, 1) + 0.0:+.1f} %"),
             "",
         ]
 
@@ -248,6 +263,22 @@ class RunReport:
                  meter.get("description", "")) for meter in meters]
         return ["Meters", *("  " + line for line in table(
             ("device", "kind", "source", "state", "description"), rows, left=(0, 1, 2, 3)))]
+
+    def _kind_lines(self) -> list[str]:
+        split = self.energy_by_kind()
+        total_j = sum(sum(parts.values()) for parts in split.values())
+        if not total_j:
+            return []
+        estimated = {meter.get("kind") for meter in self.meters()
+                     if meter.get("source") == "estimated"}
+        rows = [(kind, f"{parts['epochs_j']:,.1f}", f"{parts['windows_j']:,.1f}",
+                 f"{sum(parts.values()) / total_j:.0%}",
+                 "ESTIMATED" if kind in estimated else "")
+                for kind, parts in sorted(split.items(), key=lambda item: -sum(item[1].values()))]
+        return ["Hardware energy by device kind (without PUE or grid loss; A not split)",
+                *("  " + line for line in table(
+                    ("kind", "epochs (J)", "windows (J)", "share", "source"), rows, left=(0,))),
+                ""]
 
     def _carbon_lines(self) -> list[str]:
         carbon = self.carbon()
@@ -517,8 +548,7 @@ def _kind_power_and_energy(report: RunReport, kind: str) -> tuple[float, float] 
     if not any(meter.get("kind") == kind for meter in report.meters()):
         return None
     time_s = sum(epoch["terms"]["epoch_time_s"] for epoch in report.epochs)
-    energy_j = sum(epoch.get("power_by_kind_w", {}).get(kind, 0.0)
-                   * epoch["terms"]["epoch_time_s"] for epoch in report.epochs)
+    energy_j = report.energy_by_kind().get(kind, {}).get("epochs_j", 0.0)
     return (energy_j / time_s if time_s else 0.0), energy_j / JOULES_PER_KWH
 
 

@@ -126,6 +126,32 @@ def test_named_windows_have_their_own_table(tmp_path: Path,
     assert [window["name"] for window in json.loads(out)["windows"]] == ["validation"] * 2
 
 
+def test_hardware_energy_is_split_by_device_kind_over_epochs_and_windows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = FakeClock()
+    meter = FakeMeter(clock, dict(POWER_W), source="estimated")
+    with NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=False, pue=1.5,
+                       grid_loss=0.0, clock=clock, meter=meter) as tracker:
+        with tracker.epoch():
+            clock.advance(EPOCH_S)
+        meter.set_power("gpu0", 400.0)
+        with tracker.window("inference"):
+            clock.advance(2.0)
+    code, out, _ = _cli(capsys, "report", str(tmp_path), "--json")
+    split = json.loads(out)["energy_by_kind"]
+    assert split == {"gpu": {"epochs_j": pytest.approx(2000.0), "windows_j": pytest.approx(800.0)},
+                     "cpu": {"epochs_j": pytest.approx(800.0), "windows_j": pytest.approx(160.0)},
+                     "dram": {"epochs_j": pytest.approx(200.0), "windows_j": pytest.approx(40.0)}}
+    code, out, _ = _cli(capsys, "report", str(tmp_path))
+    block = out.split("Hardware energy by device kind")[1].split("\n\n")[0].splitlines()[2:]
+    assert code == 0
+    assert [line.split() for line in block] == [  # by share: 2800 of 4000 J, 960, 240
+        ["gpu", "2,000.0", "800.0", "70%", "ESTIMATED"],
+        ["cpu", "800.0", "160.0", "24%", "ESTIMATED"],
+        ["dram", "200.0", "40.0", "6%", "ESTIMATED"]]
+
+
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_plot_draws_power_energy_and_co2e(run_folder: Path, tmp_path: Path, suffix: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
