@@ -137,13 +137,14 @@ class Peer:
         try:
             from zeus.monitor import ZeusMonitor
 
-            self.zeus: Any = ZeusMonitor(gpu_indices=[gpu.device])  # synchronises itself
+            # GPU only (no RAPL); ZeusMonitor synchronises CUDA at both ends of a window itself
+            self.zeus: Any = ZeusMonitor(gpu_indices=[gpu.device], cpu_indices=[])
             self.name = "ZeusMonitor"
-        except ImportError:
+        except ImportError as err:
             gpu.nvml.nvmlInit()
             self.pynvml, self.handle = gpu.nvml, gpu.nvml.nvmlDeviceGetHandleByUUID(gpu.uuid)
             self.zeus = None
-            self.name = "raw NVML counter (zeus not installed)"
+            self.name = f"raw NVML counter (zeus unavailable: {err})"
 
     def _counter_mj(self) -> int:
         self.gpu.sync()

@@ -154,6 +154,19 @@ def test_sampling_check_compares_the_fallback_with_the_counter() -> None:
     assert _figure(result.figures, r"counter (\d+) J") == pytest.approx(expected_j, rel=0.1)
 
 
+def test_without_zeus_the_peer_reads_the_raw_counter_of_the_same_gpu() -> None:
+    if importlib.util.find_spec("zeus") is not None:
+        pytest.skip("zeus is installed: the peer is ZeusMonitor, which needs a real GPU")
+    gpu = SimulatedGpu()
+    peer = validation.Peer(gpu)
+    assert peer.name.startswith("raw NVML counter (zeus unavailable")
+    peer.begin("window")
+    gpu.busy(0.5)
+    time.sleep(0.2)
+    # the counter moves every 0.1 s: the window's figure is within one period of the truth
+    assert peer.end("window") == pytest.approx(BUSY_W * 0.5 + IDLE_W * 0.2, abs=BUSY_W * 0.1)
+
+
 def test_nvidia_smi_integral_keeps_the_window_and_skips_what_does_not_parse() -> None:
     start_s = datetime(2026, 12, 2, 10, 0, 0).timestamp()
     lines = [f"{datetime.fromtimestamp(start_s + i / 10):%Y/%m/%d %H:%M:%S.%f}, "
