@@ -99,7 +99,8 @@ class NatureTrainerCallback(TrackingCallback, TrainerCallback):  # type: ignore[
                           NatureWarning, stacklevel=2)
         tracker = self._start_run(
             output_dir=Path(args.output_dir or "."), planned_epochs=_planned_epochs(args),
-            params=_hyperparameters(args, kwargs.get("model")), gpus=_gpus(args),
+            params=_hyperparameters(args, kwargs.get("model")),
+            gpus=_gpus(args, kwargs.get("model")),
             node_level=state.is_local_process_zero, distributed=_distributed(args, state))
         if getattr(args, "eval_on_start", False):
             tracker.start_window(EVALUATION_WINDOW)
@@ -182,12 +183,37 @@ def _hyperparameters(args: TrainingArguments, model: Any) -> dict[str, Any]:
     return plain_params(values)
 
 
-def _gpus(args: TrainingArguments) -> list[int] | None:
-    """The CUDA device this process trains on, or None off CUDA."""
+def _gpus(args: TrainingArguments, model: Any) -> list[int] | None:
+    """The CUDA devices this process trains on, or None off CUDA: ``args.device``; every GPU
+    the Trainer's ``nn.DataParallel`` spans (``n_gpu > 1`` without ``torch.distributed``,
+    unless the model is loaded in 8 or 4 bits, which the Trainer does not wrap); and the GPUs
+    a ``device_map`` spreads the model over (``model.hf_device_map``)."""
     device = args.device
     if device.type != "cuda":
         return None
-    return [device.index if device.index is not None else torch.cuda.current_device()]
+    devices = {device.index if device.index is not None else torch.cuda.current_device()}
+    quantised = getattr(model, "is_loaded_in_8bit", False) or getattr(
+        model, "is_loaded_in_4bit", False)
+    if args.n_gpu > 1 and not quantised:
+        devices.update(range(args.n_gpu))
+    for placement in (getattr(model, "hf_device_map", None) or {}).values():
+        index = _cuda_index(placement)
+        if index is not None:
+            devices.add(index)
+    return sorted(devices)
+
+
+def _cuda_index(placement: Any) -> int | None:
+    """The CUDA index of one ``hf_device_map`` entry (``0``, ``"cuda:1"``, a ``torch.device``);
+    None for ``"cpu"``, ``"disk"``, ``"mps"``, ... and for a bare ``"cuda"`` (the current
+    device: ``args.device``)."""
+    if isinstance(placement, int) and not isinstance(placement, bool):
+        return placement
+    try:
+        device = torch.device(placement)
+    except (RuntimeError, TypeError):
+        return None
+    return device.index if device.type == "cuda" else None
 
 
 def _distributed(args: TrainingArguments, state: TrainerState) -> Distributed:

@@ -259,3 +259,30 @@ def test_the_package_imports_no_framework() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=repo_root(), timeout=120, check=True)
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def _arguments(device: str, n_gpu: int) -> Any:
+    """What ``_gpus`` reads of ``TrainingArguments`` on a machine with GPUs (none here)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(device=torch.device(device), n_gpu=n_gpu)
+
+
+def test_the_gpus_metered_are_those_the_trainer_trains_on() -> None:
+    from types import SimpleNamespace
+
+    from nature_callback.integrations.transformers import _gpus
+
+    plain = SimpleNamespace()
+    assert _gpus(_arguments("cpu", 0), plain) is None
+    assert _gpus(_arguments("cuda:0", 1), plain) == [0]
+    assert _gpus(_arguments("cuda:2", 1), plain) == [2]  # a DDP rank's own GPU
+    # several GPUs and no torch.distributed: the Trainer wraps the model in nn.DataParallel
+    assert _gpus(_arguments("cuda:0", 4), plain) == [0, 1, 2, 3]
+    # ... except a model loaded in 8 or 4 bits, which it leaves on one GPU
+    assert _gpus(_arguments("cuda:0", 4), SimpleNamespace(is_loaded_in_4bit=True)) == [0]
+    # a model spread by device_map="auto": every GPU it lives on, not CPU or disk offload
+    spread = SimpleNamespace(hf_device_map={"embed": 0, "layers.0": "cuda:1",
+                                            "layers.1": torch.device("cuda", 3),
+                                            "lm_head": "cpu", "cache": "disk", "tail": "cuda"})
+    assert _gpus(_arguments("cuda:0", 1), spread) == [0, 1, 3]
