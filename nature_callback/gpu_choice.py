@@ -18,8 +18,10 @@ def check_tracker_gpus(gpus: GpuChoice) -> GpuChoice:
         return "auto"
     normalised = check_gpus(gpus, allow_none=True)
     if isinstance(normalised, tuple):
-        import torch
-
+        try:
+            import torch
+        except ImportError:  # no torch (a JAX or TensorFlow process): NVML checks at start
+            return list(normalised)
         visible = torch.cuda.device_count()
         missing = [index for index in normalised if index >= visible]
         if missing:

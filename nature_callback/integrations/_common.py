@@ -20,7 +20,7 @@ from nature_callback.budget import BudgetVerdict, check_budget, check_max_co2e_k
 from nature_callback.carbon import CarbonProvider, resolve_provider
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.exceptions import ConfigurationError
-from nature_callback.gpu_choice import GpuChoice
+from nature_callback.gpu_choice import GpuChoice, check_tracker_gpus
 from nature_callback.records import EpochRecord, RunSummary
 from nature_callback.tracker import Distributed, NatureTracker
 
@@ -85,6 +85,8 @@ class TrackingCallback:
         ledger_path: the run ledger; None: default location; False: disabled.
         cpu_tdp_w: CPU TDP for the estimate used when RAPL cannot be read.
         sample_interval_s: power sampling period for GPUs without an energy counter.
+        gpus: GPUs to meter: ``"auto"`` (those the framework trains on; each integration says
+            how it finds them), ``"visible"``, a list of CUDA device indices, or None.
         log_every_n_steps: log the running figures every N optimizer steps (None: per epoch).
         max_co2e_kg: carbon budget (kg CO2e of NATURE); training stops at the end of the epoch
             after which NATURE, or with ``use_forecast`` NATURE after one more epoch, passes it.
@@ -105,6 +107,7 @@ class TrackingCallback:
         ledger_path: str | Path | Literal[False] | None = None,
         cpu_tdp_w: float | None = None,
         sample_interval_s: float = 0.1,
+        gpus: GpuChoice = "auto",
         log_every_n_steps: int | None = None,
         max_co2e_kg: float | None = None,
         use_forecast: bool = True,
@@ -117,6 +120,7 @@ class TrackingCallback:
             cpu_tdp_w=cpu_tdp_w, sample_interval_s=sample_interval_s,
         )
         self.provider = resolve_provider(carbon)
+        self.gpus = check_tracker_gpus(gpus)
         self.log_every_n_steps = check_log_every_n_steps(log_every_n_steps)
         self.max_co2e_kg = None if max_co2e_kg is None else check_max_co2e_kg(max_co2e_kg)
         self.use_forecast = bool(use_forecast)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nature_callback.gpu_choice import GpuChoice
 from nature_callback.integrations._common import (
     TrackingCallback,
     epoch_metrics,
@@ -53,7 +54,8 @@ class NatureKerasCallback(TrackingCallback,  # type: ignore[misc]
         epochs = self.params.get("epochs") if self.params else None
         self._start_run(output_dir=Path.cwd(),
                         planned_epochs=epochs if isinstance(epochs, int) and epochs > 0 else None,
-                        params=_hyperparameters(self.model, self.params))
+                        params=_hyperparameters(self.model, self.params),
+                        gpus=_backend_gpus(self.gpus))
         self._window_metrics = {}
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -102,6 +104,25 @@ class NatureKerasCallback(TrackingCallback,  # type: ignore[misc]
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         """Write the final records; print the summary line."""
         self._end_run(is_writer=True)
+
+
+def _backend_gpus(gpus: GpuChoice) -> GpuChoice:
+    """``gpus``; for ``"auto"`` the GPUs the backend trains on. Under torch the tracker finds
+    the CUDA device in use itself; under JAX or TensorFlow: the GPUs of the
+    ``keras.distribution`` in effect, else the backend's first GPU (where it places work), else
+    None (no GPU)."""
+    if gpus != "auto" or keras.backend.backend() == "torch":
+        return gpus
+    try:
+        distribution = keras.distribution.distribution()
+        mesh = getattr(distribution, "device_mesh", None)
+        devices = (list(mesh.devices.flat) if mesh is not None
+                   else keras.distribution.list_devices("gpu")[:1])
+    except (RuntimeError, ValueError):  # JAX raises for a backend without GPUs
+        return None
+    indices = sorted({int(name.split(":")[1]) for name in map(str, devices)
+                      if name.lower().startswith("gpu:")})
+    return indices or None
 
 
 def _hyperparameters(model: Any, params: dict[str, Any] | None) -> dict[str, Any]:

@@ -100,7 +100,7 @@ class NatureTrainerCallback(TrackingCallback, TrainerCallback):  # type: ignore[
         tracker = self._start_run(
             output_dir=Path(args.output_dir or "."), planned_epochs=_planned_epochs(args),
             params=_hyperparameters(args, kwargs.get("model")),
-            gpus=_gpus(args, kwargs.get("model")),
+            gpus=_gpus(args, kwargs.get("model")) if self.gpus == "auto" else self.gpus,
             node_level=state.is_local_process_zero, distributed=_distributed(args, state))
         if getattr(args, "eval_on_start", False):
             tracker.start_window(EVALUATION_WINDOW)

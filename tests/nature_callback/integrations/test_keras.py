@@ -155,3 +155,51 @@ def test_a_crash_keeps_the_finished_epochs_and_abort_records_it(
     assert len(read_run(tmp_path / "records").epochs) == 1
     summary = callback.abort(failure.value)  # the cut epoch is recorded as measured
     assert summary is not None and summary.status == "crashed" and summary.epochs == 2
+
+
+class _Mesh:
+    """A ``keras.distribution.DeviceMesh`` as far as ``_backend_gpus`` reads it."""
+
+    def __init__(self, devices: list[str]) -> None:
+        self.devices = np.array(devices)
+
+
+def _on_backend(monkeypatch: pytest.MonkeyPatch, backend: str, distribution: Any = None,
+                devices: list[str] | Exception = ()) -> None:
+    """Keras as a JAX or TensorFlow process with these devices would answer (this machine's
+    Keras runs on torch, without GPUs): the backend's device discovery is the boundary."""
+
+    def list_devices(device_type: str | None = None) -> list[str]:
+        if isinstance(devices, Exception):
+            raise devices
+        return [name for name in devices if name.startswith(f"{device_type}:")]
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: backend)
+    monkeypatch.setattr(keras.distribution, "distribution", lambda: distribution)
+    monkeypatch.setattr(keras.distribution, "list_devices", list_devices)
+
+
+def test_gpus_auto_follows_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from nature_callback.integrations.keras import _backend_gpus
+
+    assert _backend_gpus("auto") == "auto"  # torch: the tracker finds the CUDA device in use
+    assert _backend_gpus([1]) == [1] and _backend_gpus(None) is None  # given: kept
+    _on_backend(monkeypatch, "jax", devices=["gpu:0", "gpu:1", "gpu:2"])
+    assert _backend_gpus("auto") == [0]  # no distribution: the default (first) GPU
+    _on_backend(monkeypatch, "jax", SimpleNamespace(device_mesh=_Mesh(["gpu:2", "gpu:3"])),
+                devices=["gpu:0", "gpu:1", "gpu:2", "gpu:3"])
+    assert _backend_gpus("auto") == [2, 3]  # keras.distribution.DataParallel over two GPUs
+    _on_backend(monkeypatch, "tensorflow", devices=["cpu:0"])
+    assert _backend_gpus("auto") is None  # no GPU
+    _on_backend(monkeypatch, "jax", devices=RuntimeError("Unknown backend: 'gpu'"))
+    assert _backend_gpus("auto") is None
+
+
+def test_gpus_is_checked_at_construction() -> None:
+    from nature_callback.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="gpus"):
+        NatureKerasCallback(gpus="all")
+    assert NatureKerasCallback(gpus=None).gpus is None
