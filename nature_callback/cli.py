@@ -35,6 +35,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-crossbar", action="store_true", help="skip the crossbar stage")
     demo.add_argument("--seed", type=int, default=0)
 
+    run = commands.add_parser(
+        "run", help="run a command and record its energy and carbon as a run (any framework: "
+                    "nature run [options] -- python train.py ...)")
+    run.add_argument("--project", default="default", help="ledger project (default: %(default)s)")
+    run.add_argument("--carbon", default=None,
+                     help="ISO country code, cloud region (aws:eu-west-1) or g CO2e/kWh "
+                          "(default: automatic location)")
+    run.add_argument("--pue", type=float, default=None,
+                     help="power usage effectiveness (default: 1.56, the global average)")
+    run.add_argument("--n-exp", type=_positive_int, default=1, metavar="N",
+                     help="experiments behind the result (default: %(default)s)")
+    run.add_argument("--gpus", default="visible", type=_gpus_argument,
+                     help="GPUs to meter: visible (default), none, or CUDA indices like 0,1")
+    run.add_argument("--window", default=None,
+                     help="the window's name (default: the program's name)")
+    run.add_argument("--out", default="nature_logs",
+                     help="folder the run's folder goes in (default: %(default)s)")
+    _ledger_argument(run)
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- command",
+                     help="the command to measure (its output and exit status are its own)")
+
     show = commands.add_parser(
         "summary", help="a run's totals and epochs (its folder, nature_summary.json or "
                         "nature_epochs.jsonl); the same text as `nature report PATH`")
@@ -82,6 +103,16 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number")
     return value
+
+
+def _gpus_argument(text: str) -> str | list[int] | None:
+    if text in ("visible", "none"):
+        return None if text == "none" else text
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give visible, none or CUDA indices like 0,1") from None
 
 
 def _carbon_argument(value: str | None) -> str | float | None:
@@ -167,6 +198,26 @@ def _export(args: argparse.Namespace) -> None:
         print(f"wrote {len(args.paths)} run(s) to {args.output}")
 
 
+def _run(args: argparse.Namespace) -> int:
+    from nature_callback.command import run_command
+    from nature_callback.config import DEFAULT_PUE
+    from nature_callback.report import co2e_text, energy_text
+
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    options = {"project": args.project, "carbon": _carbon_argument(args.carbon),
+               "pue": DEFAULT_PUE if args.pue is None else args.pue, "n_exp": args.n_exp,
+               "gpus": args.gpus}
+    if args.ledger is not None:
+        options["ledger_path"] = args.ledger
+    done = run_command(command, window=args.window, output_dir=args.out, **options)
+    took = f" ran {done.window.window_time_s:.1f} s:" if done.window else ""
+    print(f"nature: {done.summary.status};{took} {energy_text(done.summary.energy_j)}, "
+          f"{co2e_text(done.summary.co2e_kg)}"
+          f"{' (E partly ESTIMATED)' if done.summary.estimated else ''}; exit status "
+          f"{done.exit_status}; record: {done.summary_path}", file=sys.stderr)
+    return done.exit_status
+
+
 def _demo(args: argparse.Namespace) -> None:
     if args.epochs < 1:
         raise NatureError(f"--epochs={args.epochs} is invalid: give at least 1.")
@@ -179,8 +230,8 @@ def _demo(args: argparse.Namespace) -> None:
     )
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
-    "demo": _demo, "summary": _summary, "report": _report, "ledger": _ledger,
+COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {
+    "demo": _demo, "run": _run, "summary": _summary, "report": _report, "ledger": _ledger,
     "export": _export,
 }
 
@@ -189,14 +240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nature`` console script."""
     args = _parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        return COMMANDS[args.command](args) or 0
+    except KeyboardInterrupt:  # the run, if any, is recorded as interrupted
+        print("nature: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # the reader went away (`nature ledger | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (NatureError, OSError) as err:
         print(f"nature: error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

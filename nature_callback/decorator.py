@@ -26,9 +26,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_OUTPUT_DIR = Path("nature_logs")
 
 
-def _window_name(function_name: str) -> str:
-    """A function's name as a window name: lower case, other characters as underscores."""
-    return re.sub(r"[^a-z0-9_]", "_", function_name.lower()) or "call"
+def window_name(name: str) -> str:
+    """A function's or program's name as a window name: lower case, other characters as
+    underscores."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower()) or "call"
+
+
+def run_folder(base_dir: Path, window: str) -> Path:
+    """The folder of one measured call: ``<base_dir>/<window>_<UTC time to the µs>``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S_%f")
+    return base_dir / f"{window}_{stamp}"
 
 
 def track(function: F | None = None, *, window: str | None = None,
@@ -39,12 +46,11 @@ def track(function: F | None = None, *, window: str | None = None,
     NatureTracker(**tracker_options, output_dir=base_dir)  # every option checked now
 
     def decorate(target: F) -> F:
-        name = window or _window_name(target.__name__)
+        name = window or window_name(target.__name__)
 
         @functools.wraps(target)
         def measured(*args: Any, **kwargs: Any) -> Any:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S_%f")
-            tracker = NatureTracker(**tracker_options, output_dir=base_dir / f"{name}_{stamp}")
+            tracker = NatureTracker(**tracker_options, output_dir=run_folder(base_dir, name))
             with tracker:
                 with tracker.window(name):
                     result = target(*args, **kwargs)

@@ -524,6 +524,13 @@ class NatureTracker:
             self.end_window()
 
     # ------------------------------------------------------------------ steps
+    def sample(self) -> None:
+        """Read the meters now without a boundary: what is sampled at reads (the resident
+        memory behind the DRAM estimate, the process tree) gets a point between boundaries.
+        For long windows whose processes come and go (``nature run``); local, not collective."""
+        if self._reader is not None and not self._stopped:
+            self._reader.peek()
+
     def step(self, step: int) -> StepRecord:
         """The run's figures now, part-way through the open epoch (a collective call under
         DDP); appended to the epochs file as a ``step`` line. The boundary does not move."""
