@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,27 @@ def test_a_command_killed_by_a_signal_exits_as_a_shell_says(tmp_path: Path) -> N
     assert _nature_run(tmp_path, sys.executable, "-c", kill_itself) == 128 + 15
     summary = json.loads((_only_run(tmp_path) / "nature_summary.json").read_text())
     assert summary["status"] == "crashed"
+
+
+@pytest.mark.usefixtures("no_rapl")
+def test_sigterm_stops_the_command_and_records_the_run_as_terminated(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    nature = subprocess.Popen(
+        [sys.executable, "-m", "nature_callback.cli", "run", "--carbon", "300", "--gpus", "none",
+         "--out", str(tmp_path / "runs"), "--ledger", str(tmp_path / "ledger.sqlite"), "--",
+         sys.executable, "-c", child],
+        cwd=repo_root(), env=dict(os.environ, PYTHONPATH=str(repo_root())))
+    deadline_s = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline_s and nature.poll() is None
+        time.sleep(0.05)
+    nature.send_signal(signal.SIGTERM)
+    assert nature.wait(timeout=30) == 128 + 15
+    with pytest.raises(ProcessLookupError):  # the command was stopped with it
+        os.kill(int(pid_file.read_text()), 0)
+    summary = json.loads((_only_run(tmp_path) / "nature_summary.json").read_text())
+    assert summary["status"] == "terminated"
 
 
 def test_a_missing_command_records_nothing(tmp_path: Path,
