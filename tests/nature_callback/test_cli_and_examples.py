@@ -178,7 +178,7 @@ def test_crossbar_figure_example_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "crossbar_side_by_side.svg").exists()
 
 
-def test_summary_report_ledger_and_export_import_neither_torch_nor_lightning(
+def test_summary_report_ledger_export_and_run_import_neither_torch_nor_lightning(
     tmp_path: Path,
 ) -> None:
     from nature_callback import NatureTracker
@@ -199,6 +199,8 @@ def test_summary_report_ledger_and_export_import_neither_torch_nor_lightning(
         f"assert main(['report', {str(tmp_path)!r}, '--json']) == 0\n"
         f"assert main(['report', '--project', 'proj', '--ledger', {ledger!r}]) == 0\n"
         f"assert main(['export', {str(tmp_path)!r}, '--format', 'codecarbon']) == 0\n"
+        f"assert main(['run', '--gpus', 'none', '--carbon', '300', '--out', {str(tmp_path / 'cmd')!r},"
+        f" '--ledger', {ledger!r}, '--', sys.executable, '-c', 'pass']) == 0\n"
         "heavy = [m for m in ('torch', 'lightning', 'pytorch_lightning') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
