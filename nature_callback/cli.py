@@ -38,12 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run a command and record its energy and carbon as a run (any framework: "
                     "nature run [options] -- python train.py ...)")
-    run.add_argument("--project", default="default", help="ledger project (default: %(default)s)")
+    run.add_argument("--project", default=None, help="ledger project (default: default)")
     run.add_argument("--carbon", default=None,
                      help="ISO country code, cloud region (aws:eu-west-1) or g CO2e/kWh "
                           "(default: automatic location)")
     run.add_argument("--pue", type=float, default=None,
-                     help="power usage effectiveness (default: 1.56, the global average)")
+                     help="power usage effectiveness (default: the global data-centre average, "
+                          "as for the tracker)")
     run.add_argument("--n-exp", type=_positive_int, default=1, metavar="N",
                      help="experiments behind the result (default: %(default)s)")
     run.add_argument("--gpus", default="visible", type=_gpus_argument,
@@ -200,16 +201,14 @@ def _export(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from nature_callback.command import run_command
-    from nature_callback.config import DEFAULT_PUE
     from nature_callback.report import co2e_text, energy_text
 
     command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    options = {"project": args.project, "carbon": _carbon_argument(args.carbon),
-               "pue": DEFAULT_PUE if args.pue is None else args.pue, "n_exp": args.n_exp,
-               "gpus": args.gpus}
-    if args.ledger is not None:
-        options["ledger_path"] = args.ledger
-    done = run_command(command, window=args.window, output_dir=args.out, **options)
+    given = {"project": args.project, "carbon": _carbon_argument(args.carbon), "pue": args.pue,
+             "n_exp": args.n_exp, "ledger_path": args.ledger}
+    options = {name: value for name, value in given.items() if value is not None}
+    done = run_command(command, window=args.window, output_dir=args.out, gpus=args.gpus,
+                       **options)
     took = f" ran {done.window.window_time_s:.1f} s:" if done.window else ""
     print(f"nature: {done.summary.status};{took} {energy_text(done.summary.energy_j)}, "
           f"{co2e_text(done.summary.co2e_kg)}"

@@ -32,10 +32,6 @@ STOP_GRACE_S = 10.0
 class CommandFailed(NatureError):
     """The measured command exited with a non-zero status (the run is recorded as crashed)."""
 
-    def __init__(self, command: list[str], returncode: int) -> None:
-        super().__init__(f"{command[0]} exited with status {returncode}")
-        self.returncode = returncode
-
 
 @dataclass(frozen=True)
 class CommandRun:
@@ -75,7 +71,7 @@ def run_command(command: list[str], *, window: str | None = None,
         with tracker, tracker.window(name):
             status = _wait(subprocess.Popen(command), tracker)
             if status != 0:
-                raise CommandFailed(command, status)
+                raise CommandFailed(f"{command[0]} exited with status {status}")
     except CommandFailed:
         pass  # recorded as crashed; the status is returned
     window_record = tracker.window_records[-1] if tracker.window_records else None

@@ -173,14 +173,13 @@ class RunReport:
     def energy_by_kind(self) -> dict[str, dict[str, float]]:
         """Hardware energy (J, without PUE or grid loss) of each device kind in the epochs and
         in the named windows: their mean power × time. A is not split by kind."""
+        timed = [("epochs_j", epoch, epoch["terms"]["epoch_time_s"]) for epoch in self.epochs]
+        timed += [("windows_j", window, window["window_time_s"]) for window in self.windows]
         split: dict[str, dict[str, float]] = {}
-        for part, spans, time_key in (("epochs_j", self.epochs, None),
-                                      ("windows_j", self.windows, "window_time_s")):
-            for span in spans:
-                time_s = span[time_key] if time_key else span["terms"]["epoch_time_s"]
-                for kind, power_w in span.get("power_by_kind_w", {}).items():
-                    totals = split.setdefault(kind, {"epochs_j": 0.0, "windows_j": 0.0})
-                    totals[part] += power_w * time_s
+        for part, span, time_s in timed:
+            for kind, power_w in span.get("power_by_kind_w", {}).items():
+                totals = split.setdefault(kind, {"epochs_j": 0.0, "windows_j": 0.0})
+                totals[part] += power_w * time_s
         return split
 
     def to_dict(self) -> dict[str, Any]:
