@@ -44,7 +44,9 @@ trainer.train()
 tracker = callback.tracker
 print(json.dumps({"rank": args.process_index, "pid": os.getpid(),
                   "peers": list(tracker.distributed.local_peer_pids),
-                  "energy_j": [r.energy_j for r in tracker.records]}))
+                  "energy_j": [r.energy_j for r in tracker.records]}), flush=True)
+torch.distributed.barrier()  # both ranks done before the group goes (else gloo may abort one)
+torch.distributed.destroy_process_group()
 """
 
 
