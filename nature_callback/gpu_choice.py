@@ -34,13 +34,17 @@ def check_tracker_gpus(gpus: GpuChoice) -> GpuChoice:
     return normalised
 
 
-def cuda_device_in_use() -> list[int] | None:
-    """The current CUDA device if this process has initialised CUDA (through torch), else
-    None: a CPU-only loop is not charged for the GPUs of its node."""
+def cuda_devices_in_use() -> list[int] | None:
+    """The CUDA devices this process uses, if it has initialised CUDA (through torch): the
+    current device and every device holding memory of this process (``nn.DataParallel``'s
+    replicas, a model spread over GPUs); else None: a CPU-only loop is not charged for the
+    GPUs of its node."""
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_initialized():
         return None
-    return [torch.cuda.current_device()]
+    holding = {index for index in range(torch.cuda.device_count())
+               if torch.cuda.memory_allocated(index) > 0}
+    return sorted(holding | {torch.cuda.current_device()})
 
 
 def synchronize_cuda(devices: list[int]) -> None:

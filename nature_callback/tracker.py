@@ -32,7 +32,7 @@ from nature_callback.carbon import CarbonMonitor, CarbonProvider, grid_loss_for,
 from nature_callback.carbon.base import CarbonIntensity
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.exceptions import ConfigurationError, LedgerError, NatureError, NatureWarning
-from nature_callback.gpu_choice import GpuChoice, check_tracker_gpus, cuda_device_in_use
+from nature_callback.gpu_choice import GpuChoice, check_tracker_gpus, cuda_devices_in_use
 from nature_callback.ledger import TRAINING_TIMEOUT_S, RunLedger
 from nature_callback.meters.base import EnergyMeter
 from nature_callback.metric import JOULES_PER_KWH, co2e_g
@@ -132,8 +132,9 @@ class NatureTracker:
         """The run's hyperparameters (set by integrations), kept with its ledger row."""
         self._meter_override = meter
         self._gpus = check_tracker_gpus(gpus)
-        self._gpus_pending = False
-        """``gpus="auto"`` found no CUDA in use at start: epoch starts look again."""
+        self._watch_cuda = False
+        """``gpus="auto"``: epoch and window starts meter the CUDA devices this process has
+        started using since."""
         self._node_level = node_level
         self._reader: BoundaryReader | None = None
         self._monitor: CarbonMonitor | None = None
@@ -199,8 +200,8 @@ class NatureTracker:
     def _build_meter(self) -> EnergyMeter:
         gpus = self._gpus
         if gpus == "auto":
-            gpus = self._gpus = cuda_device_in_use()
-            self._gpus_pending = gpus is None
+            gpus = self._gpus = cuda_devices_in_use()
+            self._watch_cuda = True
         return self._meters_for(gpus, node_level=self._node_level)
 
     def _meters_for(self, gpus: GpuChoice, node_level: bool) -> EnergyMeter:
@@ -211,17 +212,18 @@ class NatureTracker:
                             sample_interval_s=self.config.sample_interval_s,
                             exclude_pids=self.distributed.local_peer_pids)
 
-    def _meter_late_cuda(self) -> None:
-        """``gpus="auto"`` and CUDA was not in use at ``start()``: once it is (the model moved
-        to the GPU after the tracker started), its device is metered from this boundary on."""
-        devices = cuda_device_in_use()
-        if devices is None or self._reader is None:
+    def _meter_new_cuda_devices(self) -> None:
+        """``gpus="auto"``: a CUDA device this process has started using since the last look
+        (the model moved to the GPU after the tracker started, ``nn.DataParallel``'s replicas,
+        a model spread over GPUs) is metered from this boundary on, by this process."""
+        metered = self._gpus if isinstance(self._gpus, list) else []
+        new = [device for device in cuda_devices_in_use() or [] if device not in metered]
+        if not new or self._reader is None:
             return
-        self._gpus_pending = False
-        gpu_meter = self._meters_for(devices, node_level=False)
+        gpu_meter = self._meters_for(new, node_level=False)
         gpu_meter.start()
         self._reader.add(gpu_meter)
-        self._gpus = devices
+        self._gpus = sorted({*metered, *new})
         self._reader.cuda_devices = self._metered_cuda_devices()
 
     def _share_devices_with_other_ranks(self) -> None:
@@ -381,8 +383,8 @@ class NatureTracker:
             self.start()
         if self._epoch is not None:
             raise NatureError("start_epoch() called twice without end_epoch() in between")
-        if self._gpus_pending:
-            self._meter_late_cuda()
+        if self._watch_cuda:
+            self._meter_new_cuda_devices()
         self._record_cut_epoch()
         self._open_epoch(carried=None)
 
@@ -481,6 +483,8 @@ class NatureTracker:
         if self._window is not None:
             raise NatureError(f"start_window({name!r}) called while window "
                               f"{self._window.name!r} is open: close it first")
+        if self._watch_cuda:
+            self._meter_new_cuda_devices()
         now_s = self._charge()
         if self._epoch is not None:
             self._epoch.pause(now_s)

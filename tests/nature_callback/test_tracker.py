@@ -388,7 +388,7 @@ def test_orphan_temporaries_are_removed_and_a_planted_link_is_not_followed(
     assert not tracker.epochs_path.is_symlink() and len(read_run(folder).epochs) == 1
 
 
-def test_auto_gpus_meter_nothing_on_cpu_and_the_device_once_cuda_is_used(
+def test_auto_gpus_meter_nothing_on_cpu_and_each_device_once_cuda_uses_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from nature_callback import tracker as tracker_module
@@ -398,11 +398,12 @@ def test_auto_gpus_meter_nothing_on_cpu_and_the_device_once_cuda_is_used(
 
     def meters_for(self: NatureTracker, gpus: object, node_level: bool) -> FakeMeter:
         asked.append((gpus, node_level))
-        return FakeMeter(clock, {"gpu0": 300.0} if gpus else {"cpu0": 80.0, "dram0": 20.0})
+        power_w = {f"gpu{index}": 300.0 for index in gpus} if isinstance(gpus, list) else {}
+        return FakeMeter(clock, power_w if gpus else {"cpu0": 80.0, "dram0": 20.0})
 
     monkeypatch.setattr(NatureTracker, "_meters_for", meters_for)
     in_use: list[int] | None = None
-    monkeypatch.setattr(tracker_module, "cuda_device_in_use", lambda: in_use)
+    monkeypatch.setattr(tracker_module, "cuda_devices_in_use", lambda: in_use)
     tracker = NatureTracker(carbon=300.0, output_dir=tmp_path, ledger_path=False, clock=clock)
     with tracker:
         with tracker.epoch():  # a CPU-only epoch: no GPU charged
@@ -410,11 +411,40 @@ def test_auto_gpus_meter_nothing_on_cpu_and_the_device_once_cuda_is_used(
         in_use = [0]  # the model moved to cuda:0 after the tracker started
         with tracker.epoch():
             clock.advance(1.0)
-    assert asked == [(None, True), ([0], False)]
-    first, second = tracker.records
+        in_use = [0, 1]  # nn.DataParallel put a replica on cuda:1
+        with tracker.window("inference"):
+            clock.advance(1.0)
+        with tracker.epoch():
+            clock.advance(1.0)
+    assert asked == [(None, True), ([0], False), ([1], False)]  # each device metered once
+    first, second, third = tracker.records
     assert first.power_by_kind_w == {"cpu": pytest.approx(80.0), "dram": pytest.approx(20.0)}
     assert second.power_by_kind_w["gpu"] == pytest.approx(300.0)
     assert second.terms.power_w == pytest.approx(400.0)
+    assert third.power_by_device_w["gpu1"] == pytest.approx(300.0)
+    assert third.power_by_kind_w["gpu"] == pytest.approx(600.0)
+    (window,) = tracker.window_records
+    assert window.power_by_kind_w["gpu"] == pytest.approx(600.0)
+
+
+def test_cuda_devices_in_use_are_the_current_one_and_those_holding_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    from nature_callback.gpu_choice import cuda_devices_in_use
+
+    allocated = {0: 0, 1: 0, 2: 0, 3: 0}
+    cuda = types.SimpleNamespace(is_initialized=lambda: True, device_count=lambda: 4,
+                                 current_device=lambda: 0,
+                                 memory_allocated=lambda index: allocated[index])
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    assert cuda_devices_in_use() == [0]  # CUDA initialised, nothing allocated yet
+    allocated.update({1: 2**20, 3: 2**30})  # a model spread over cuda:1 and cuda:3
+    assert cuda_devices_in_use() == [0, 1, 3]
+    cuda.is_initialized = lambda: False
+    assert cuda_devices_in_use() is None  # a CPU-only process
 
 
 def test_a_named_window_inside_an_epoch_is_recorded_apart_and_pauses_the_epoch(
