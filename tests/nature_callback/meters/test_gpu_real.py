@@ -42,3 +42,17 @@ def test_real_cuda_0_is_metered_by_its_uuid() -> None:
     (reading,) = meter.read()
     meter.stop()
     assert reading.uuid == "GPU-" + str(torch.cuda.get_device_properties(0).uuid)
+
+
+@pytest.mark.gpu
+def test_real_cuda_devices_in_use_follow_this_process_allocations() -> None:
+    import torch
+
+    from nature_callback.gpu_choice import cuda_devices_in_use
+
+    held = torch.ones(1024, device="cuda:0")
+    devices = cuda_devices_in_use()
+    assert devices is not None and 0 in devices
+    assert all(torch.cuda.memory_allocated(index) > 0 or index == torch.cuda.current_device()
+               for index in devices)
+    del held
