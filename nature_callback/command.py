@@ -9,6 +9,7 @@ default: a child may use any of them). Its output is its own; its exit status be
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import subprocess
@@ -66,6 +67,7 @@ def run_command(command: list[str], *, window: str | None = None,
     name = window or window_name(Path(command[0]).name)
     tracker_options.setdefault("gpus", "visible")
     tracker = NatureTracker(**tracker_options, output_dir=run_folder(Path(output_dir), name))
+    tracker.params = {"command": shlex.join(command)}  # kept with the ledger row
     status = 0
     try:
         with tracker, tracker.window(name):

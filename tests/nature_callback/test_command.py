@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -76,6 +77,7 @@ def test_a_command_is_measured_with_its_processes(tmp_path: Path) -> None:
     assert energy_j["dram"] >= CHILD_MB / 1000 * 0.3725 * 1.0
     (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
     assert row.status == "completed" and row.energy_j == pytest.approx(run.summary["energy_j"])
+    assert row.params == {"command": shlex.join([sys.executable, "-c", CHILD])}  # what ran
 
 
 @pytest.mark.usefixtures("no_rapl")
