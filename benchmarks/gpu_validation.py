@@ -24,7 +24,10 @@ zeus==0.16.*``; else NVML's raw energy counter read at the same instants, said i
 - ``lightning``: ``NatureCallback``, 3 epochs with validation: each epoch's GPU joules against
   the peer's window at the same hooks (<= 3 %);
 - ``two_ranks``: two processes (gloo) training on the same GPU: the reduced GPU energy of an
-  epoch equals the GPU's counter over it (counted once, not twice).
+  epoch equals the GPU's counter over it (counted once, not twice);
+- ``nature_run``: ``nature run --gpus <device> -- python -c <3 s of matmuls>``: the command's
+  window holds the GPU's counter over the whole call, less ``nature run``'s own start-up at
+  idle power (between 85 % and 101 % of it).
 
 Exit status: 0 when every check that ran passed, 1 when one failed, 2 when there is no GPU.
 Without an NVIDIA GPU the script says so and stops; ``--help`` works anywhere.
@@ -53,7 +56,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-CHECKS = ("mapping", "accuracy", "windows", "sync", "sampling", "lightning", "two_ranks")
+CHECKS = ("mapping", "accuracy", "windows", "sync", "sampling", "lightning", "two_ranks",
+          "nature_run")
 PEER_TOLERANCE = 0.02
 """ours vs Zeus (or the raw counter) on the same window: both read the same counter."""
 SMI_TOLERANCE = 0.05
@@ -471,10 +475,49 @@ def child_rank(device: int) -> None:
     dist.destroy_process_group()
 
 
+NATURE_RUN_CHILD = """
+import time, torch
+a = torch.randn(8192, 8192, device="cuda:{device}", dtype=torch.float16)
+b = torch.randn_like(a)
+end = time.monotonic() + 3.0
+while time.monotonic() < end:
+    for _ in range(8):
+        a @ b
+    torch.cuda.synchronize()
+"""
+
+
+def check_nature_run(gpu: Gpu) -> Result:
+    """``nature run`` around a command that loads the GPU, against the GPU's counter."""
+    peer = Peer(gpu)
+    with tempfile.TemporaryDirectory() as folder:
+        peer.begin("nature_run")
+        done = subprocess.run(
+            [sys.executable, "-m", "nature_callback.cli", "run", "--gpus", str(gpu.device),
+             "--carbon", "300", "--pue", "1.0", "--window", "job", "--out", folder,
+             "--ledger", str(Path(folder) / "ledger.sqlite"), "--", sys.executable, "-c",
+             NATURE_RUN_CHILD.format(device=gpu.device)],
+            capture_output=True, text=True, timeout=120, cwd=REPO,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                [str(REPO), os.environ.get("PYTHONPATH", "")])))
+        counter_j = peer.end("nature_run")
+        if done.returncode != 0:
+            return Result("nature_run", "ERROR", f"exit {done.returncode}: {done.stderr[-300:]}")
+        (run_folder,) = (path for path in Path(folder).iterdir() if path.is_dir())
+        from nature_callback.run_files import read_run
+
+        (window,) = read_run(run_folder).windows
+    ours_j = window["power_by_kind_w"].get("gpu", 0.0) * window["window_time_s"]
+    ratio = ours_j / counter_j if counter_j else float("inf")
+    return Result("nature_run", _verdict(0.85 <= ratio <= 1.01),
+                  f"window {window['window_time_s']:.1f} s, GPU {ours_j:.0f} J; {peer.name} over "
+                  f"the whole call {counter_j:.0f} J (×{ratio:.3f})")
+
+
 RUNNERS: dict[str, Callable[[Gpu], Result]] = {
     "mapping": check_mapping, "accuracy": check_accuracy, "windows": check_windows,
     "sync": check_sync, "sampling": check_sampling, "lightning": check_lightning,
-    "two_ranks": check_two_ranks,
+    "two_ranks": check_two_ranks, "nature_run": check_nature_run,
 }
 
 

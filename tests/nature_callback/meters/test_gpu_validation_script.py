@@ -167,6 +167,15 @@ def test_without_zeus_the_peer_reads_the_raw_counter_of_the_same_gpu() -> None:
     assert peer.end("window") == pytest.approx(BUSY_W * 0.5 + IDLE_W * 0.2, abs=BUSY_W * 0.1)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the command would run")
+def test_the_nature_run_check_reports_the_commands_error_without_the_gpu() -> None:
+    # the simulated board is not a CUDA device: `nature run --gpus 0` refuses it, and the
+    # check says why instead of a verdict
+    result = validation.check_nature_run(SimulatedGpu())
+    assert result.status == "ERROR"
+    assert "exit 2" in result.figures and "sees 0 GPU(s)" in result.figures
+
+
 def test_nvidia_smi_integral_keeps_the_window_and_skips_what_does_not_parse() -> None:
     start_s = datetime(2026, 12, 2, 10, 0, 0).timestamp()
     lines = [f"{datetime.fromtimestamp(start_s + i / 10):%Y/%m/%d %H:%M:%S.%f}, "
