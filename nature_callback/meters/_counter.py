@@ -16,11 +16,18 @@ reading, which the counter itself holds at its next update.
 
 When the counter last moved is estimated: ``watch_counters`` polls each counter at
 start until it has moved ``DETECT_CHANGES`` times (or ``DETECT_MAX_S``): that gives the
-update period and its phase. At a later read where the counter has moved, the change
-is placed at the predicted update (phase + k × period) if that falls since the
-previous read, else in the middle of what is possible. The first bridge starts at
-``start()`` itself: the energy between the counter's last update and the start (at
-most one poll when the period was seen) goes to the run when the counter next moves.
+update period and its phase, each with how far off it may be (the polls' spacing, which a
+loaded machine stretches). At a later read where the counter has moved, the change is
+placed at the predicted update (phase + k × period) when the prediction is sharp enough
+to tell and that update falls since the previous read; otherwise, and when the counter
+moved within the prediction's uncertainty before an update was due, at the read itself.
+A bridge that starts late undershoots and the counter's next update makes up for it; one
+that starts early overshoots, and the figure, which never decreases, then stands still:
+short windows would read 0 J until the counter caught up. Every change seen between two
+close reads re-anchors the phase (and, across many updates, sharpens the period), so
+predictions stay sharp while reads are frequent, which is when they matter. The first
+bridge starts at ``start()`` itself: the energy between the counter's last update and
+the start goes to the run when the counter next moves.
 """
 
 from __future__ import annotations
@@ -51,18 +58,24 @@ class CounterStart:
     counter_mj: int
     """The last value read: the baseline."""
     phase_s: float | None
-    """When the counter was last seen moving; None if it was not."""
+    """When the counter last moved (the middle of the polls around it); None if not seen."""
     period_s: float | None
     """Mean time between its observed updates; None if it did not move twice."""
+    phase_error_s: float = 0.0
+    """How far ``phase_s`` may be off: half the widest spacing of the polls."""
+    period_error_s: float = 0.0
+    """How far ``period_s`` may be off."""
 
 
 class _Watch:
     """Polls one counter, noting when its value changes."""
 
-    def __init__(self, read: Callable[[], int], counter_mj: int) -> None:
+    def __init__(self, read: Callable[[], int], counter_mj: int, now_s: float) -> None:
         self.read = read
         self.value = counter_mj
         self.changes: list[float] = []
+        self.widest_gap_s = 0.0
+        self.last_poll_s = now_s
         self.done = False
 
     def poll(self, clock: Clock) -> None:
@@ -72,16 +85,23 @@ class _Watch:
         except MeterError:  # the first read at open worked: keep what is known, read() retries
             self.done = True
             return
-        if value != self.value:
-            self.changes.append(t_s)
+        if value != self.value:  # it moved between the previous poll and this one
+            self.changes.append((self.last_poll_s + t_s) / 2.0)
+            self.widest_gap_s = max(self.widest_gap_s, t_s - self.last_poll_s)
             self.value = value
+        self.last_poll_s = t_s
         self.done = len(self.changes) >= DETECT_CHANGES
 
     def result(self) -> CounterStart:
-        phase_s = self.changes[-1] if self.changes else None
-        period_s = ((self.changes[-1] - self.changes[0]) / (len(self.changes) - 1)
-                    if len(self.changes) >= 2 else None)
-        return CounterStart(self.value, phase_s, period_s)
+        if not self.changes:
+            return CounterStart(self.value, None, None)
+        error_s = self.widest_gap_s / 2.0
+        if len(self.changes) < 2:
+            return CounterStart(self.value, self.changes[-1], None, error_s)
+        updates = len(self.changes) - 1
+        return CounterStart(self.value, self.changes[-1],
+                            (self.changes[-1] - self.changes[0]) / updates, error_s,
+                            2.0 * error_s / updates)
 
 
 def watch_counters(counters: list[tuple[Callable[[], int], int]], clock: Clock,
@@ -90,7 +110,7 @@ def watch_counters(counters: list[tuple[Callable[[], int], int]], clock: Clock,
     """Poll every ``(read, first value)`` together until each moved ``DETECT_CHANGES``
     times or ``max_s`` passed."""
     start_s = clock.now()
-    watches = [_Watch(read, value) for read, value in counters]
+    watches = [_Watch(read, value, start_s) for read, value in counters]
     while not all(w.done for w in watches) and clock.now() - start_s < max_s:
         clock.sleep(poll_s)
         for watch in watches:
@@ -107,7 +127,9 @@ class CounterBridge:
         self.banked_j = 0.0
         """Counter energy before the last reset (driver reload, GPU reset)."""
         self.phase_s = start.phase_s
+        self.phase_error_s = start.phase_error_s
         self.period_s = start.period_s
+        self.period_error_s = start.period_error_s
         self.bridge_from_s = now_s
         """Where the current bridge starts: the counter's last update, or the start."""
         self.last_read_s = now_s
@@ -145,11 +167,41 @@ class CounterBridge:
         self.energy_j = max(self.energy_j, self.counter_j + bridge_j)
         return went_back
 
+    def prediction_error_s(self, now_s: float) -> float:
+        """How far a predicted update near ``now_s`` may be off: the phase's error plus the
+        period's, once per update since the phase was anchored."""
+        if not self.period_s or self.phase_s is None:
+            return math.inf
+        updates = abs(now_s - self.phase_s) / self.period_s
+        return self.phase_error_s + updates * self.period_error_s
+
     def _change_time(self, now_s: float) -> float:
-        """When the counter moved, seen moved at ``now_s`` and not at ``last_read_s``."""
-        if self.period_s and self.phase_s is not None:
-            steps = math.floor((now_s - self.phase_s) / self.period_s)
-            predicted_s = self.phase_s + steps * self.period_s
+        """When the counter moved, seen moved at ``now_s`` and not at ``last_read_s``: the
+        predicted update where the prediction can tell, else ``now_s`` (a late start of the
+        bridge undershoots, which the next update repairs; an early one would overshoot)."""
+        gap_s = now_s - self.last_read_s
+        error_s = self.prediction_error_s(now_s)
+        changed_s = now_s
+        if self.period_s and self.phase_s is not None and error_s < self.period_s / 4.0:
+            updates = math.floor((now_s + error_s - self.phase_s) / self.period_s)
+            predicted_s = self.phase_s + updates * self.period_s
             if self.last_read_s < predicted_s <= now_s:
-                return predicted_s
-        return now_s - min(now_s - self.last_read_s, self.cap_s) / 2.0
+                changed_s = predicted_s
+        if gap_s / 2.0 < error_s:  # two close reads bound the change better: re-anchor
+            self._anchor(self.last_read_s + gap_s / 2.0, gap_s / 2.0)
+        return changed_s
+
+    def _anchor(self, phase_s: float, phase_error_s: float) -> None:
+        """An update seen at ``phase_s`` (± ``phase_error_s``): the new phase; the period
+        too, where the previous anchor is many updates back and known well enough."""
+        if self.period_s and self.phase_s is not None:
+            updates = round((phase_s - self.phase_s) / self.period_s)
+            # the count of updates in between is sure while the prediction is within a
+            # quarter period of what was seen
+            sure = self.prediction_error_s(phase_s) + phase_error_s < self.period_s / 4.0
+            if updates >= 1 and sure:
+                period_error_s = (self.phase_error_s + phase_error_s) / updates
+                if period_error_s < self.period_error_s:
+                    self.period_s = (phase_s - self.phase_s) / updates
+                    self.period_error_s = period_error_s
+        self.phase_s, self.phase_error_s = phase_s, phase_error_s

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import pytest
 from tests.nature_callback.meters.fakes import FakeClock, FakeGpu, SteppedCounter, make_fake_nvml
 
@@ -114,3 +117,74 @@ def test_watching_stops_at_the_bound_for_a_still_counter(clock: FakeClock) -> No
     (start,) = watch_counters([(lambda: 5, 5)], clock)
     assert start == CounterStart(counter_mj=5, phase_s=None, period_s=None)
     assert clock.now() - 100.0 == pytest.approx(DETECT_MAX_S, abs=0.01)
+
+
+def _stepping(period_s: float, power_w: float) -> Callable[[float], int]:
+    """A counter (mJ) updated every ``period_s`` from t = 0, holding the true energy then."""
+    return lambda t_s: round(math.floor(t_s / period_s) * period_s * power_w * 1000)
+
+
+def _short_windows(bridge: CounterBridge, counter: Callable[[float], int], start_s: float,
+                   count: int, length_s: float, power_w: float) -> list[float]:
+    """``count`` consecutive windows of ``length_s`` from ``start_s``: their energies."""
+    bridge.advance(start_s, counter(start_s), power_w)
+    energies, before = [], bridge.energy_j
+    for index in range(1, count + 1):
+        t_s = start_s + index * length_s
+        bridge.advance(t_s, counter(t_s), power_w)
+        energies.append(bridge.energy_j - before)
+        before = bridge.energy_j
+    return energies
+
+
+def test_a_late_phase_estimate_does_not_make_short_windows_read_zero() -> None:
+    """Under load the polls at start are far apart: a phase 6 ms late (a 12 ms poll gap:
+    ± 6 ms) made a read 2 ms after an update, after a long gap, place the update a whole
+    period earlier; the overshoot then held the figure still, and 10 ms windows read 0 J for
+    the rest of that period. The change now counts from the read itself, and no window reads
+    0 J."""
+    counter = _stepping(0.1, 400.0)
+    bridge = CounterBridge(CounterStart(counter(0.306), phase_s=0.306, period_s=0.1,
+                                        phase_error_s=0.006, period_error_s=0.0002), 0.306)
+    windows = _short_windows(bridge, counter, 0.602, 10, 0.01, 400.0)
+    assert min(windows) > 0
+    assert windows[:-1] == pytest.approx([4.0] * 9, abs=1e-6)  # 400 W × 10 ms
+    assert 0 <= bridge.interpolated_j <= 400.0 * 0.1
+
+
+def test_a_drifted_phase_is_not_trusted_and_close_reads_re_anchor_it() -> None:
+    """The period known to 1 %: 50 updates later the predicted phase may be half a period
+    off. A read after a long gap then starts the bridge at the read (never early); close
+    reads that see an update re-anchor the phase, and predictions are sharp again."""
+    counter = _stepping(0.1, 300.0)
+    bridge = CounterBridge(CounterStart(0, phase_s=0.0, period_s=0.101, phase_error_s=0.001,
+                                        period_error_s=0.001), 0.0)
+    assert bridge.prediction_error_s(5.0) > 0.1 / 4  # 50 updates later: not sharp enough
+    windows = _short_windows(bridge, counter, 5.003, 30, 0.01, 300.0)
+    assert min(windows) > 0
+    assert bridge.phase_s == pytest.approx(5.3, abs=0.005)  # the last update seen, ± 5 ms
+    assert bridge.phase_error_s <= 0.005
+    assert bridge.prediction_error_s(5.31) < 0.1 / 4  # sharp again
+
+
+def test_anchors_many_updates_apart_sharpen_the_period() -> None:
+    counter = _stepping(0.1, 300.0)
+    bridge = CounterBridge(CounterStart(0, phase_s=0.0, period_s=0.1004, phase_error_s=0.001,
+                                        period_error_s=0.0005), 0.0)
+    for t_s in (5.099, 5.101, 8.099, 8.101):  # two updates, each seen between reads 2 ms apart
+        bridge.advance(t_s, counter(t_s), 300.0)
+    assert bridge.phase_s == pytest.approx(8.1) and bridge.phase_error_s == pytest.approx(0.001)
+    assert bridge.period_s == pytest.approx(0.1, abs=1e-9)  # (8.1 - 5.1) / 30 updates
+    assert bridge.period_error_s == pytest.approx(0.002 / 30)
+
+
+def test_start_places_updates_between_the_polls_around_them(clock: FakeClock) -> None:
+    gpu = FakeGpu()
+    counter = SteppedCounter(clock, gpu, power_w=400.0, period_s=0.1,
+                             first_update_s=clock.now() + 0.0371)
+    (start,) = watch_counters([(lambda: gpu.energy_mj or 0, gpu.energy_mj or 0)], clock)
+    last_update_s = counter.next_update_s - 0.1
+    assert start.phase_s == pytest.approx(last_update_s, abs=0.001)  # a 2 ms poll: ± 1 ms
+    assert start.phase_error_s == pytest.approx(0.001)
+    assert start.period_s == pytest.approx(0.1, abs=2 * 0.001 / 3)
+    assert start.period_error_s == pytest.approx(2 * 0.001 / 3)
