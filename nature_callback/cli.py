@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--gpus", default="visible", type=_gpus_argument,
                      help="GPUs to meter: visible (default), none, or CUDA indices like 0,1")
     run.add_argument("--window", default=None,
-                     help="the window's name (default: the program's name)")
+                     help="the window's name (default: the Python script's or module's name, "
+                          "else the program's)")
     run.add_argument("--out", default="nature_logs",
                      help="folder the run's folder goes in (default: %(default)s)")
     _ledger_argument(run)

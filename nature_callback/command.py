@@ -58,13 +58,25 @@ def check_command(command: list[str]) -> None:
                           "executable file)")
 
 
+def default_window(command: list[str]) -> str:
+    """The window's name for ``command``: a Python script's or module's name (``python
+    train.py`` → ``train``, ``python -m pkg.finetune`` → ``finetune``), else the program's."""
+    program = Path(command[0]).name
+    if program.startswith("python") and len(command) > 1:
+        if command[1] == "-m" and len(command) > 2:
+            return window_name(command[2].rsplit(".", 1)[-1])
+        if command[1].endswith(".py"):
+            return window_name(Path(command[1]).stem)
+    return window_name(program)
+
+
 def run_command(command: list[str], *, window: str | None = None,
                 output_dir: str | Path = "nature_logs", **tracker_options: Any) -> CommandRun:
     """Run ``command`` inside a run with one named window (default: the program's name);
     ``output_dir`` is the folder the run's folder goes in; ``tracker_options`` as for
     ``NatureTracker`` (``gpus`` defaults to ``"visible"``)."""
     check_command(command)
-    name = window or window_name(Path(command[0]).name)
+    name = window or default_window(command)
     tracker_options.setdefault("gpus", "visible")
     tracker = NatureTracker(**tracker_options, output_dir=run_folder(Path(output_dir), name))
     tracker.params = {"command": shlex.join(command)}  # kept with the ledger row
@@ -106,4 +118,4 @@ def _shell_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-__all__ = ["CommandFailed", "CommandRun", "check_command", "run_command"]
+__all__ = ["CommandFailed", "CommandRun", "check_command", "default_window", "run_command"]

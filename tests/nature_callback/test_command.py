@@ -125,6 +125,16 @@ def test_a_missing_command_records_nothing(tmp_path: Path,
     assert not (tmp_path / "runs").exists() and not (tmp_path / "ledger.sqlite").exists()
 
 
+def test_the_window_is_named_after_the_script_module_or_program() -> None:
+    from nature_callback.command import default_window
+
+    assert default_window(["python", "train.py", "--epochs", "3"]) == "train"
+    assert default_window(["/usr/bin/python3.11", "scripts/Fine-Tune.py"]) == "fine_tune"
+    assert default_window(["python3", "-m", "pkg.finetune"]) == "finetune"
+    assert default_window(["python", "-c", "print(1)"]) == "python"
+    assert default_window(["/opt/bin/torchrun", "--nproc-per-node", "2", "x.py"]) == "torchrun"
+
+
 def test_bad_gpus_are_refused_by_the_parser(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
