@@ -96,7 +96,13 @@ def test_a_command_killed_by_a_signal_exits_as_a_shell_says(tmp_path: Path) -> N
 
 
 @pytest.mark.usefixtures("no_rapl")
-def test_sigterm_stops_the_command_and_records_the_run_as_terminated(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "exit_status", "status"), [
+    (signal.SIGTERM, 128 + 15, "terminated"),  # a scheduler's stop
+    (signal.SIGINT, 130, "interrupted"),       # Ctrl-C sent to nature run alone
+])
+def test_a_stop_signal_stops_the_command_and_records_why(
+    tmp_path: Path, stop: signal.Signals, exit_status: int, status: str,
+) -> None:
     pid_file = tmp_path / "child.pid"
     child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
     nature = subprocess.Popen(
@@ -108,12 +114,12 @@ def test_sigterm_stops_the_command_and_records_the_run_as_terminated(tmp_path: P
     while not pid_file.exists() or not pid_file.read_text():
         assert time.monotonic() < deadline_s and nature.poll() is None
         time.sleep(0.05)
-    nature.send_signal(signal.SIGTERM)
-    assert nature.wait(timeout=30) == 128 + 15
+    nature.send_signal(stop)
+    assert nature.wait(timeout=30) == exit_status
     with pytest.raises(ProcessLookupError):  # the command was stopped with it
         os.kill(int(pid_file.read_text()), 0)
     summary = json.loads((_only_run(tmp_path) / "nature_summary.json").read_text())
-    assert summary["status"] == "terminated"
+    assert summary["status"] == status
 
 
 def test_a_missing_command_records_nothing(tmp_path: Path,
