@@ -45,8 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pue", type=float, default=None,
                      help="power usage effectiveness (default: the global data-centre average, "
                           "as for the tracker)")
-    run.add_argument("--n-exp", type=_positive_int, default=1, metavar="N",
-                     help="experiments behind the result (default: %(default)s)")
+    run.add_argument("--n-exp", type=_n_exp_argument, default=1, metavar="N",
+                     help="experiments behind the result, or 'ledger' to count the project's "
+                          "recorded runs (default: %(default)s)")
     run.add_argument("--gpus", default="visible", type=_gpus_argument,
                      help="GPUs to meter: visible (default), none, or CUDA indices like 0,1")
     run.add_argument("--window", default=None,
@@ -105,6 +106,10 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number")
     return value
+
+
+def _n_exp_argument(text: str) -> int | str:
+    return text if text == "ledger" else _positive_int(text)
 
 
 def _gpus_argument(text: str) -> str | list[int] | None:

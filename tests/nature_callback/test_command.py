@@ -81,6 +81,17 @@ def test_a_command_is_measured_with_its_processes(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("no_rapl")
+def test_n_exp_can_count_the_projects_recorded_runs(tmp_path: Path) -> None:
+    for _ in range(2):
+        assert main(["run", "--gpus", "none", "--carbon", "300", "--project", "sweep",
+                     "--n-exp", "ledger", "--out", str(tmp_path / "runs"),
+                     "--ledger", str(tmp_path / "ledger.sqlite"), "--", "true"]) == 0
+    summaries = [json.loads((folder / "nature_summary.json").read_text())
+                 for folder in sorted((tmp_path / "runs").iterdir())]
+    assert [(s["n_exp"], s["n_exp_source"]) for s in summaries] == [(1, "ledger"), (2, "ledger")]
+
+
+@pytest.mark.usefixtures("no_rapl")
 def test_a_failing_command_keeps_its_status_and_is_recorded_as_crashed(tmp_path: Path) -> None:
     assert _nature_run(tmp_path, sys.executable, "-c", "import sys; sys.exit(3)") == 3
     summary = json.loads((_only_run(tmp_path) / "nature_summary.json").read_text())
