@@ -208,6 +208,9 @@ class RunReport:
         lines = [f"run {facts['run_id']} ({facts['project']}): {facts['status']}, "
                  f"{facts['epochs']} epochs, started {facts.get('started_at') or '?'}"
                  + (f" on {self.header['host']}" if self.header.get("host") else "")]
+        command = (facts.get("params") or {}).get("command")
+        if command:  # a run of `nature run`
+            lines.append(f"command: {command}")
         if self.record.skipped_lines:
             lines.append(f"({self.record.skipped_lines} unreadable line(s) skipped, e.g. a "
                          "torn last line after a kill)")

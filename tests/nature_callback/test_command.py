@@ -78,6 +78,10 @@ def test_a_command_is_measured_with_its_processes(tmp_path: Path) -> None:
     (row,) = RunLedger(tmp_path / "ledger.sqlite").runs()
     assert row.status == "completed" and row.energy_j == pytest.approx(run.summary["energy_j"])
     assert row.params == {"command": shlex.join([sys.executable, "-c", CHILD])}  # what ran
+    report = subprocess.run([sys.executable, "-m", "nature_callback.cli", "report", str(folder)],
+                            capture_output=True, text=True, timeout=60, cwd=repo_root(),
+                            env=dict(os.environ, PYTHONPATH=str(repo_root())))
+    assert f"command: {row.params['command']}" in report.stdout
 
 
 @pytest.mark.usefixtures("no_rapl")
