@@ -450,7 +450,7 @@ def child_rank(device: int) -> None:
     import pynvml
     import torch.distributed as dist
 
-    from nature_callback.torch_distributed import torch_distributed
+    from nature_callback.distributed import torch_distributed
     from nature_callback.tracker import NatureTracker
 
     dist.init_process_group("gloo")

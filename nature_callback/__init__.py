@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from nature_callback.config import DEFAULT_PUE, NatureConfig
 from nature_callback.decorator import track
 from nature_callback.records import EpochRecord, RunSummary
-from nature_callback.torch_distributed import torch_distributed
+from nature_callback.distributed import torch_distributed
 from nature_callback.tracker import Distributed, NatureTracker
 
 if TYPE_CHECKING:

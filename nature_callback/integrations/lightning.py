@@ -32,7 +32,7 @@ from nature_callback.records import (
     METRIC_PREFIX,
     TOTAL_METRICS,
 )
-from nature_callback.torch_distributed import torch_distributed
+from nature_callback.distributed import torch_distributed
 from nature_callback.tracker import Distributed, NatureTracker
 
 log = logging.getLogger(__name__)
@@ -383,7 +383,7 @@ def _gpu_indices(trainer: Any) -> list[int] | None:
 def _distributed(trainer: Any) -> Distributed:
     """This process's place in the run: figures are summed over ranks through the strategy;
     under ``torch.distributed`` the ranks also share their meters at set-up (a collective
-    call), see :func:`~nature_callback.torch_distributed.torch_distributed`."""
+    call), see :func:`~nature_callback.distributed.torch_distributed`."""
     if trainer.world_size <= 1:
         return Distributed()
 

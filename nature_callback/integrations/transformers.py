@@ -31,7 +31,7 @@ from nature_callback.integrations._common import (
     import_framework,
     plain_params,
 )
-from nature_callback.torch_distributed import torch_distributed
+from nature_callback.distributed import torch_distributed
 from nature_callback.tracker import Distributed
 
 import_framework("transformers", "transformers", "NatureTrainerCallback")
