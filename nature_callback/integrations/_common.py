@@ -139,13 +139,20 @@ class TrackingCallback:
         training raised, so no end hook came) is recorded as crashed first."""
         if self.running is not None:
             self.running.abort(RuntimeError("training ended without its end hook"))
-        config = dataclasses.replace(self.config, planned_epochs=planned_epochs,
-                                     output_dir=self.config.output_dir or output_dir)
-        tracker = NatureTracker.from_config(config, carbon=self.provider, gpus=gpus,
-                                            node_level=node_level, distributed=distributed)
+        tracker = self._new_tracker(self.config.output_dir or output_dir, planned_epochs,
+                                    gpus=gpus, node_level=node_level, distributed=distributed)
         tracker.params = params
         self.tracker, self.verdict = tracker, None
         return tracker.start()
+
+    def _new_tracker(self, output_dir: Path, planned_epochs: int | None, *,
+                     gpus: GpuChoice = "auto", node_level: bool = True,
+                     distributed: Distributed | None = None) -> NatureTracker:
+        """A tracker with this callback's options, its records in ``output_dir``."""
+        config = dataclasses.replace(self.config, planned_epochs=planned_epochs,
+                                     output_dir=output_dir)
+        return NatureTracker.from_config(config, carbon=self.provider, gpus=gpus,
+                                         node_level=node_level, distributed=distributed)
 
     @property
     def running(self) -> NatureTracker | None:

@@ -10,6 +10,11 @@ are added to the ``logs`` dict of ``on_epoch_end`` (and, with ``log_every_n_step
 ``on_train_batch_end``): Keras passes one dict to its callbacks in order, so the callbacks
 after this one in ``callbacks=[...]`` (``CSVLogger``, ``TensorBoard``, the ``History`` that
 ``fit`` returns, the progress bar) see them; those before it do not.
+
+``evaluate`` and ``predict`` outside ``fit`` are runs of their own, one named window each
+(``evaluate``, ``predict``), their records in ``nature_evaluate/`` and ``nature_predict/``
+under ``output_dir``; their figures go to the record files and :attr:`stage_tracker`, not
+to the values ``evaluate`` returns.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from nature_callback.gpu_choice import GpuChoice
+from nature_callback.records import WindowRecord
+from nature_callback.tracker import NatureTracker
 from nature_callback.integrations._common import (
     TrackingCallback,
     epoch_metrics,
@@ -27,10 +34,14 @@ from nature_callback.integrations._common import (
 
 keras = import_framework("keras", "keras", "NatureKerasCallback")
 
-__all__ = ["VALIDATION_WINDOW", "NatureKerasCallback"]
+__all__ = ["EVALUATE_WINDOW", "PREDICT_WINDOW", "VALIDATION_WINDOW", "NatureKerasCallback"]
 
 VALIDATION_WINDOW = "validation"
 """The named window of the validation that ``fit`` runs."""
+EVALUATE_WINDOW = "evaluate"
+"""The named window of ``evaluate`` outside ``fit`` (a run of its own)."""
+PREDICT_WINDOW = "predict"
+"""The named window of ``predict`` outside ``fit`` (a run of its own)."""
 
 
 class NatureKerasCallback(TrackingCallback,  # type: ignore[misc]
@@ -48,6 +59,10 @@ class NatureKerasCallback(TrackingCallback,  # type: ignore[misc]
 
     _window_metrics: dict[str, float]
     """The figures of the windows closed in the current epoch, for its logs."""
+    stage_tracker: NatureTracker | None = None
+    """The tracker of the current (or last) ``evaluate`` or ``predict`` outside ``fit``."""
+    _stage: str | None = None
+    """The window of the stage being measured (None when none is)."""
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Start the run's tracker (A is measured from here)."""
@@ -77,17 +92,52 @@ class NatureKerasCallback(TrackingCallback,  # type: ignore[misc]
                 logs.update(metrics)
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-        """Validation during ``fit`` is a named window (``evaluate`` outside ``fit`` is not
-        measured)."""
+        """Validation during ``fit`` is a named window; ``evaluate`` outside ``fit`` is a run
+        of its own."""
         tracker = self.running
-        if tracker is not None and tracker.epoch_is_open and not tracker.window_is_open:
+        if tracker is None:
+            self._start_stage(EVALUATE_WINDOW)
+        elif tracker.epoch_is_open and not tracker.window_is_open:
             tracker.start_window(VALIDATION_WINDOW)
 
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        """Close the validation window; its figures go into the epoch's logs."""
+        """Close the validation window (its figures go into the epoch's logs), or end the
+        ``evaluate`` run."""
+        if self._end_stage(EVALUATE_WINDOW) is not None:
+            return
         tracker = self.running
         if tracker is not None and tracker.window_is_open:
             self._window_metrics.update(tracker.end_window().metrics())
+
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """``predict`` outside ``fit`` is a run of its own."""
+        if self.running is None:
+            self._start_stage(PREDICT_WINDOW)
+
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
+        """End the ``predict`` run."""
+        self._end_stage(PREDICT_WINDOW)
+
+    def _start_stage(self, window: str) -> None:
+        """A run with one named window for ``evaluate`` or ``predict`` (one left running by
+        a call that raised is recorded as crashed first)."""
+        stage = self.stage_tracker
+        if stage is not None and stage.status == "running":
+            stage.abort(RuntimeError(f"{self._stage} ended without its end hook"))
+        output_dir = (self.config.output_dir or Path.cwd()) / f"nature_{window}"
+        tracker = self._new_tracker(output_dir, None, gpus=_backend_gpus(self.gpus))
+        tracker.start_window(window)  # starts the run
+        self.stage_tracker, self._stage = tracker, window
+
+    def _end_stage(self, window: str) -> WindowRecord | None:
+        """End the stage run of ``window`` if one is being measured: its window's record."""
+        tracker = self.stage_tracker
+        if self._stage != window or tracker is None or tracker.status != "running":
+            return None
+        self._stage = None
+        record = tracker.end_window()
+        tracker.stop()
+        return record
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Close the epoch window, add its terms to ``logs``, ask the budget."""

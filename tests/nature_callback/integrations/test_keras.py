@@ -136,14 +136,28 @@ def test_step_records_and_the_budget(tmp_path: Path, fake_clock: FakeClock) -> N
         range(2, BATCHES * len(tracker.records) + 1, 2))
 
 
-def test_evaluate_after_fit_is_not_measured(tmp_path: Path, fake_clock: FakeClock) -> None:
+def test_evaluate_and_predict_outside_fit_are_runs_of_their_own(
+    tmp_path: Path, fake_clock: FakeClock,
+) -> None:
     callback = make_callback(tmp_path)
     fit(tmp_path, fake_clock, callback, epochs=1, validation=False)
-    callback.model.evaluate(np.zeros((8, 8), "float32"), np.zeros((8, 1), "float32"),
-                            callbacks=[callback], verbose=0)
     assert callback.tracker is not None and callback.tracker.status == "completed"
-    assert callback.tracker.window_records == []
-    assert callback.abort(RuntimeError("late")) is None  # the run had ended
+    x, y = np.zeros((VAL_BATCHES * BATCH, 8), "float32"), np.zeros((VAL_BATCHES * BATCH, 1))
+    returned = callback.model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True,
+                                       callbacks=[callback, Ticker(fake_clock, None)])
+    assert set(returned) == {"loss"}  # what evaluate returns is left alone
+    callback.model.predict(x, batch_size=BATCH, verbose=0, callbacks=[callback])
+    assert callback.tracker.window_records == []  # the fit's run had ended: not charged
+    for stage, time_s in (("evaluate", VAL_STEP_S * VAL_BATCHES), ("predict", 0.0)):
+        run = read_run(tmp_path / "records" / f"nature_{stage}")
+        assert run.summary is not None and run.summary["status"] == "completed"
+        assert run.summary["epochs"] == 0
+        (window,) = run.windows
+        assert window["name"] == stage
+        assert window["window_time_s"] == pytest.approx(time_s, abs=REL)
+        assert window["energy_j"] == pytest.approx(POWER_W * FACTOR * time_s, rel=REL, abs=REL)
+    assert callback.stage_tracker is not None and callback.stage_tracker.status == "completed"
+    assert callback.abort(RuntimeError("late")) is None  # no training run is going on
 
 
 def test_a_crash_keeps_the_finished_epochs_and_abort_records_it(
