@@ -72,7 +72,7 @@ def default_window(command: list[str]) -> str:
 
 def run_command(command: list[str], *, window: str | None = None,
                 output_dir: str | Path = "nature_logs", **tracker_options: Any) -> CommandRun:
-    """Run ``command`` inside a run with one named window (default: the program's name);
+    """Run ``command`` inside a run with one named window (default: ``default_window``);
     ``output_dir`` is the folder the run's folder goes in; ``tracker_options`` as for
     ``NatureTracker`` (``gpus`` defaults to ``"visible"``)."""
     check_command(command)
